@@ -1,0 +1,32 @@
+{
+  "targets": [
+    {
+      "target_name": "gatio",
+      "sources": [
+        "native/addon.cc",
+        "native/topology.cc",
+        "native/affinity.cc",
+        "native/arena.cc",
+        "native/buddy.cc",
+        "native/uring_probe.cc",
+        "native/system.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(pkg-config --cflags-only-I liburing hwloc numa | sed s/-I//g)"
+      ],
+      "libraries": [
+        "<!@(pkg-config --libs liburing hwloc numa)"
+      ],
+      "defines": [
+        "NAPI_VERSION=9",
+        "NAPI_CPP_EXCEPTIONS",
+        "GATIO_LIBURING_VERSION=\"<!(pkg-config --modversion liburing)\"",
+        "GATIO_HWLOC_VERSION=\"<!(pkg-config --modversion hwloc)\"",
+        "GATIO_NUMA_VERSION=\"<!(pkg-config --modversion numa)\""
+      ],
+      "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers" ],
+      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
+    }
+  ]
+}

@@ -1,0 +1,1 @@
+// buddy allocator (arena sub-allocation)

@@ -1,0 +1,2 @@
+// The `gatio` command.
+console.log('gatio');

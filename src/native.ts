@@ -1,0 +1,119 @@
+// Loads the C++ addon (build/Release/gatio.node) once per thread. When it
+// cannot load, the error says which build step or system library is missing
+// and the exact command that fixes it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Raw hwloc object as the addon returns it (see native/topology.cc). */
+export interface RawObject {
+  logical: number;
+  os: number | null;
+  cpus: number[];
+  memory?: number;
+  size?: number;
+}
+
+export interface RawTopology {
+  kind: 'system' | 'synthetic' | 'xml';
+  nodes: RawObject[];
+  packages: RawObject[];
+  l3: RawObject[];
+  cores: RawObject[];
+  pus: RawObject[];
+  allowedCpus: number[];
+  allowedNodes: number[];
+  processCpus?: number[];
+}
+
+export interface RawArenaStats {
+  bytes: number;
+  inUse: number;
+  free: number;
+  highWater: number;
+  allocations: number;
+  liveBlocks: number;
+  failed: number;
+  largestFree: number;
+  minBlock: number;
+}
+
+export interface RawPlacement {
+  pageSize: number;
+  pages: number;
+  /** pages resident on each NUMA node, keyed by node os index */
+  perNode: Record<string, number>;
+  /** pages not yet faulted in (never touched) */
+  notPresent: number;
+  /** pages move_pages could not report for another reason */
+  errors: number;
+}
+
+export interface RawUringProbe {
+  ok: boolean;
+  errno: number;
+  error: string | null;
+  setupFlags: Record<string, boolean>;
+  features: Record<string, boolean>;
+  opcodes: Record<string, boolean>;
+  sysctlDisabled: number | null;
+}
+
+/** The functions the addon exports; one block per native/*.cc file. */
+export interface NativeAddon {
+  // topology.cc
+  loadTopology(opts: { synthetic?: string; xml?: string }): RawTopology;
+  hwlocApiVersion(): string;
+  // affinity.cc
+  bindThread(cpus: number[]): void;
+  threadAffinity(): number[];
+  currentCpu(): number;
+  threadId(): number;
+  // arena.cc
+  arenaCreate(bytes: number, node: number, prefault: boolean, minBlock: number): number;
+  arenaBuffer(id: number): ArrayBuffer;
+  arenaAlloc(id: number, size: number, align: number): number;
+  arenaFree(id: number, offset: number): void;
+  arenaStats(id: number): RawArenaStats;
+  arenaPlacement(id: number): RawPlacement;
+  arenaRelease(id: number): void;
+  // uring_probe.cc
+  probeIoUring(): RawUringProbe;
+  // system.cc
+  memlockLimit(): { soft: number; hard: number };
+  versions(): { liburing: string; hwloc: string; hwlocRuntime: string; numa: string };
+  numaAvailable(): boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Package root: this file is at dist/index.* (built) or src/native.ts. */
+export const packageRoot = join(here, '..');
+export const addonPath = join(packageRoot, 'build', 'Release', 'gatio.node');
+
+let cached: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (cached) return cached;
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `gatio: the native addon is not built (${addonPath} is missing).\n` +
+        `  fix: bash ${join(packageRoot, 'scripts', 'setup.sh')}   (installs liburing-dev, libhwloc-dev, libnuma-dev and builds)\n` +
+        `  or, with those installed: (cd ${packageRoot} && npm run build:native)`,
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (err) {
+    const msg = (err as Error).message;
+    const lib = /lib(uring|hwloc|numa)\.so/.exec(msg);
+    const deb = lib ? { uring: 'liburing2', hwloc: 'libhwloc15', numa: 'libnuma1' }[lib[1] as 'uring' | 'hwloc' | 'numa'] : undefined;
+    throw new Error(
+      `gatio: cannot load the native addon ${addonPath}: ${msg}\n` +
+        (deb
+          ? `  the shared library lib${lib![1]} is missing; fix: apt-get install -y ${deb}\n`
+          : `  it may have been built for another Node.js version; fix: (cd ${packageRoot} && npm run build:native)\n`),
+    );
+  }
+  return cached;
+}
