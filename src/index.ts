@@ -3,3 +3,4 @@
 export { topology, buildTopology } from './tpc/topology.js';
 export type { Topology, TopologyOptions, TopologySource, NumaNode, Package, L3Cache, Core, Pu } from './tpc/topology.js';
 export { parseList, formatList } from './tpc/cpuset.js';
+export { formatTopology } from './tpc/format-topology.js';

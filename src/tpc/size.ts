@@ -34,24 +34,14 @@ export function parseSize(value: unknown): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-/** Formats bytes for people: 268435456 -> "256 MiB". */
+/** Formats bytes for people: 268435456 -> "256 MiB", 4523765760 -> "4.2 GiB". */
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1 && v % 1024 === 0) {
-    v /= 1024;
-    i++;
+  let x = bytes;
+  let u = 0;
+  while (x >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
   }
-  if (i === 0 && bytes >= 1024) {
-    // not a round number of KiB: show one decimal in the largest unit
-    let u = 0;
-    let x = bytes;
-    while (x >= 1024 && u < units.length - 1) {
-      x /= 1024;
-      u++;
-    }
-    return `${x.toFixed(1)} ${units[u]}`;
-  }
-  return `${v} ${units[i]}`;
+  return `${Number.isInteger(x) ? x : x.toFixed(1)} ${units[u]}`;
 }
