@@ -3,4 +3,29 @@
 export { topology, buildTopology } from './tpc/topology.js';
 export type { Topology, TopologyOptions, TopologySource, NumaNode, Package, L3Cache, Core, Pu } from './tpc/topology.js';
 export { parseList, formatList } from './tpc/cpuset.js';
+export { parseSize, formatSize } from './tpc/size.js';
 export { formatTopology } from './tpc/format-topology.js';
+export { pinThread, threadBinding } from './tpc/affinity.js';
+export type { ThreadBinding } from './tpc/affinity.js';
+export { Arena, ArenaExhaustedError } from './tpc/arena.js';
+export type { ArenaOptions, Block, ArenaStats, ArenaPlacement } from './tpc/arena.js';
+export { doctor, formatDoctor, probeIoUring } from './doctor.js';
+export type { DoctorReport, DoctorCheck, DoctorOptions, DoctorNode, DoctorArena, CheckStatus } from './doctor.js';
+export type { RawUringProbe as UringProbe } from './native.js';
+export {
+  ConfigError,
+  formatIssue,
+  formatIssues,
+  defaultArenaBytes,
+  DEFAULT_ARENA_MAX,
+  ARENA_ALIGN,
+  DRIVER_KINDS,
+  SMT_POLICIES,
+} from './tpc/config.js';
+export type { GatioConfig, TpcConfig, CoreSpec, Size, SmtPolicy, DriverKind, DriversSpec, ConfigIssue } from './tpc/config.js';
+export { validateConfig } from './tpc/validate.js';
+export type { ValidationResult } from './tpc/validate.js';
+export { plan, formatPlan } from './tpc/plan.js';
+export type { Plan, PlannedTpc, PlannedDriver, PlanOptions } from './tpc/plan.js';
+export { loadConfig } from './tpc/load-config.js';
+export { didYouMean, editDistance } from './tpc/did-you-mean.js';

@@ -37,6 +37,8 @@ export interface RawArenaStats {
   failed: number;
   largestFree: number;
   minBlock: number;
+  /** the NUMA node the arena is bound to (lets Arena.attach learn it) */
+  node: number;
 }
 
 export interface RawPlacement {
@@ -58,6 +60,8 @@ export interface RawUringProbe {
   features: Record<string, boolean>;
   opcodes: Record<string, boolean>;
   sysctlDisabled: number | null;
+  /** why a probe said no, keyed by feature name or "setup.<FLAG>" (absent when it said yes) */
+  details: Record<string, string>;
 }
 
 /** The functions the addon exports; one block per native/*.cc file. */
