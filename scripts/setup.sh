@@ -26,6 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# npm ci installs exactly the lockfile and runs our install hook, which builds the addon.
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# npm install follows package-lock.json and runs our install hook, which builds the
+# addon. (Not `npm ci`: it rejects this lockfile for leaving out the optional
+# native packages of other platforms, which npm does not record here.)
+npm install --no-audit --no-fund
 npm run build:ts
