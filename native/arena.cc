@@ -9,13 +9,15 @@
 //   arenaCreate until arenaRelease. Every other native call looks the id up
 //   under the registry mutex and keeps its own shared_ptr copy for the call,
 //   so a concurrent arenaRelease cannot free memory under it.
-// - Every ArrayBuffer that arenaBuffer hands out, in any thread's isolate,
-//   carries a heap-allocated shared_ptr as its finalizer hint; the finalizer
-//   (run by that thread on GC, or when its Node environment is torn down at
-//   worker exit) deletes it.
+// - arenaBuffer hands each thread a SharedArrayBuffer (a real one, so that
+//   Atomics and the JIT treat the memory as shared between threads). All of
+//   them share one v8::BackingStore per arena, which holds a heap-allocated
+//   shared_ptr to the Arena as its deleter data; V8 runs the deleter when
+//   the last SharedArrayBuffer over it, in any isolate, is gone. The Arena
+//   keeps only a weak_ptr to the store (a strong one would be a cycle).
 // - ~Arena munmaps. So the memory goes away only when the owner released it
-//   AND no ArrayBuffer in any thread still points at it, in whatever order
-//   threads exit. After arenaRelease the id is unknown to the allocator
+//   AND no SharedArrayBuffer in any thread still points at it, in whatever
+//   order threads exit. After arenaRelease the id is unknown to the allocator
 //   functions, while existing buffers stay valid until collected.
 #include <numa.h>
 #include <numaif.h>
@@ -29,6 +31,8 @@
 #include <mutex>
 #include <unordered_map>
 #include <vector>
+
+#include <v8.h>
 
 #include "addon.h"
 #include "buddy.h"
@@ -49,6 +53,8 @@ struct Arena {
   uint64_t bytes = 0;
   int node = 0;
   std::unique_ptr<BuddyAllocator> buddy;
+  std::mutex storeMu;
+  std::weak_ptr<v8::BackingStore> store;  // see the top of this file
 
   Arena() = default;
   Arena(const Arena&) = delete;
@@ -220,18 +226,29 @@ Napi::Value ArenaCreate(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id);
 }
 
-// arenaBuffer(id) -> an external ArrayBuffer over the whole arena, in the
+// The V8 backing store over the whole arena, shared by every isolate.
+std::shared_ptr<v8::BackingStore> StoreOf(const ArenaRef& arena) {
+  std::lock_guard<std::mutex> lock(arena->storeMu);
+  std::shared_ptr<v8::BackingStore> store = arena->store.lock();
+  if (store) return store;
+  auto* hold = new ArenaRef(arena);  // deleted by the store's deleter
+  store = v8::SharedArrayBuffer::NewBackingStore(
+      arena->base, arena->bytes, [](void*, size_t, void* data) { delete static_cast<ArenaRef*>(data); }, hold);
+  arena->store = store;
+  return store;
+}
+
+// arenaBuffer(id) -> a SharedArrayBuffer over the whole arena, in the
 // calling thread's isolate. It holds a reference (see the top of this file).
+// N-API cannot make a SharedArrayBuffer over external memory, so this one
+// function uses V8 directly; napi_value is a v8::Local<v8::Value> underneath.
 Napi::Value ArenaBuffer(const Napi::CallbackInfo& info) {
   ArenaRef arena = Find(info, "arenaBuffer");
-  auto* hold = new ArenaRef(arena);
-  try {
-    return Napi::ArrayBuffer::New(
-        info.Env(), arena->base, arena->bytes, [](Napi::Env, void*, ArenaRef* h) { delete h; }, hold);
-  } catch (...) {
-    delete hold;  // not attached to a buffer: no finalizer will run
-    throw;
-  }
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::EscapableHandleScope scope(isolate);
+  v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, StoreOf(arena));
+  v8::Local<v8::Value> value = scope.Escape(sab);
+  return Napi::Value(info.Env(), reinterpret_cast<napi_value>(*value));
 }
 
 // arenaAlloc(id, size, align) -> offset, or -1 when no block fits

@@ -76,7 +76,7 @@ export interface NativeAddon {
   threadId(): number;
   // arena.cc
   arenaCreate(bytes: number, node: number, prefault: boolean, minBlock: number): number;
-  arenaBuffer(id: number): ArrayBuffer;
+  arenaBuffer(id: number): SharedArrayBuffer;
   arenaAlloc(id: number, size: number, align: number): number;
   arenaFree(id: number, offset: number): void;
   arenaStats(id: number): RawArenaStats;

@@ -230,6 +230,35 @@ test('a worker attached by id sees the same bytes, both ways', async () => {
   }
 });
 
+test('the buffer is a SharedArrayBuffer: Atomics.wait in a worker is woken by notify on arena memory', async () => {
+  const a = Arena.create({ node, bytes: MiB });
+  try {
+    assert.ok(a.buffer instanceof SharedArrayBuffer);
+    const word = a.alloc(64);
+    const flag = new Int32Array(a.buffer, word.offset, 1);
+    const done = inWorker(
+      `const { parentPort, workerData: w } = require('node:worker_threads');
+       import(${JSON.stringify(dist)}).then(({ Arena }) => {
+         const a = Arena.attach(w.id);
+         const flag = new Int32Array(a.buffer, w.word.offset, 1);
+         Atomics.store(flag, 0, 1);               // announce: about to wait
+         const r = Atomics.wait(flag, 0, 1, 10000); // parks until the main thread stores 2 and notifies
+         parentPort.postMessage({ r, v: Atomics.load(flag, 0) });
+       });`,
+      { id: a.id, word },
+    );
+    while (Atomics.load(flag, 0) !== 1) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    Atomics.store(flag, 0, 2);
+    Atomics.notify(flag, 0);
+    const r = await done;
+    assert.is(r.v, 2);
+    assert.ok(r.r === 'ok' || r.r === 'not-equal', r.r);
+  } finally {
+    a.close();
+  }
+});
+
 test('two workers allocating and freeing concurrently never share a block', async () => {
   const a = Arena.create({ node, bytes: '4MiB', minBlock: 64 });
   const rounds = 10000; // about half allocations, half frees

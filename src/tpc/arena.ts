@@ -51,7 +51,7 @@ export class Arena {
   readonly node: number;
   readonly bytes: number;
   /** the whole arena: shared memory, no copy. Stays valid while referenced, even after close(). */
-  readonly buffer: ArrayBuffer;
+  readonly buffer: SharedArrayBuffer;
   readonly #minBlock: number;
   /** the creator releases the arena on close; attached handles only let go of their buffer */
   readonly #owner: boolean;
