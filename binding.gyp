@@ -9,7 +9,11 @@
         "native/arena.cc",
         "native/buddy.cc",
         "native/uring_probe.cc",
-        "native/system.cc"
+        "native/system.cc",
+        "native/wake.cc",
+        "native/ring.cc",
+        "native/queue_hooks.cc",
+        "native/io_driver.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

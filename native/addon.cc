@@ -37,6 +37,10 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   gatio::InitArena(env, exports);
   gatio::InitUringProbe(env, exports);
   gatio::InitSystem(env, exports);
+  gatio::InitWake(env, exports);
+  gatio::InitRing(env, exports);
+  gatio::InitQueueHooks(env, exports);
+  gatio::InitIoDriver(env, exports);
   return exports;
 }
 

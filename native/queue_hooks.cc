@@ -1,0 +1,7 @@
+#include "addon.h"
+
+namespace gatio {
+
+void InitQueueHooks(Napi::Env env, Napi::Object exports) {}
+
+}  // namespace gatio
