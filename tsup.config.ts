@@ -1,9 +1,11 @@
 import { defineConfig } from 'tsup';
 
-// Two entry points: the library (ESM + CJS + .d.ts) and the CLI (ESM only).
+// Entry points: the library (ESM + CJS + .d.ts), its internals for tests and
+// benchmarks (sharing chunks with the library in the ESM build, so one
+// module instance serves both), and the CLI (ESM only).
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts' },
+    entry: { index: 'src/index.ts', internals: 'src/internals.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     shims: true,

@@ -99,11 +99,24 @@ test('bad cpulists, sizes, counts and kinds', () => {
   expectError({ drivers: { perCore: {} } }, 'drivers.perCore', /names no core/);
 });
 
+test('runtime settings: modules, queues and runtime knobs are checked with their paths', () => {
+  expectError({ modules: { http: {} } }, 'modules', /expected a list of task module paths/);
+  expectError({ modules: ['./a.mjs', 7] }, 'modules[1]', /expected a module path/);
+  expectError({ queues: { batch: { shares: 0 } } }, 'queues.batch.shares', /expected a positive number/);
+  expectError({ queues: { rpc: { latency: { maxDelayMs: -1 } } } }, 'queues.rpc.latency', /maxDelayMs/);
+  expectError({ queues: { rpc: { share: 2 } } }, 'queues.rpc.share', /did you mean "shares"\?/);
+  expectError({ runtime: { spinUs: -5 } }, 'runtime.spinUs', /microseconds/);
+  expectError({ runtime: { inboxSlots: 1000 } }, 'runtime.inboxSlots', /power of two/);
+  expectError({ runtime: { spinus: 5 } }, 'runtime.spinus', /did you mean "spinUs"\?/);
+  const ok = validateConfig({ modules: ['./t.mjs'], queues: { rpc: { latency: { maxDelayMs: 5 } } }, runtime: { spinUs: 0 } }, two);
+  assert.ok(ok.ok, formatIssues(ok.errors));
+});
+
 test('unknown keys at every level, with did-you-mean', () => {
   expectError({ tpcs: [{ node: 0, coers: 2 }] }, 'tpcs[0].coers', /^unknown key; did you mean "cores"\?$/);
   expectError({ tpc: 'auto' }, 'tpc', /did you mean "tpcs"\?/);
   expectError({ Smt: 'core' }, 'Smt', /did you mean "smt"\?/);
-  expectError({ modules: { http: {} } }, 'modules', /^unknown key$/);
+  expectError({ http: { port: 80 } }, 'http', /^unknown key/);
   expectError({ cores: '0-3' }, 'cores', /"cores" is a TPC setting: put it in a TPC, like "tpcs": \[\{ "cores": \.\.\. \}\]/);
   expectError({ tpcs: [{ node: 0, reserved: [0] }] }, 'tpcs[0].reserved', /did you mean "reserve"\?/);
   expectError({ tpcs: [{ node: 0, arnea: '1GiB' }] }, 'tpcs[0].arnea', /did you mean "arena"\?/);

@@ -5,6 +5,8 @@
 // Numbering follows topology.ts: cores by hwloc logical index (0..n-1 across
 // the machine), PUs by OS index, NUMA nodes by OS index.
 
+import type { RuntimeKnobs, TaskQueueSettings } from '../drivers/settings.js';
+
 export type DriverKind = 'io' | 'exec' | 'hybrid';
 
 /**
@@ -58,6 +60,12 @@ export interface TpcConfig {
 }
 
 export interface GatioConfig {
+  /** task modules every exec/hybrid driver imports (they call defineTask); relative paths are from the config file, else the working directory */
+  modules?: string[];
+  /** task queues of every driver, by name; "default" (shares 1) always exists */
+  queues?: Record<string, TaskQueueSettings>;
+  /** the driver loop's knobs */
+  runtime?: RuntimeKnobs;
   /** default 'auto': one TPC per NUMA node with allowed cores */
   tpcs?: 'auto' | TpcConfig[];
   smt?: SmtPolicy;
@@ -74,7 +82,7 @@ export const DEFAULT_SMT: SmtPolicy = 'core';
 export const DEFAULT_DRIVER_KIND: DriverKind = 'hybrid';
 
 /** Keys each level accepts; anything else is an error (with a did-you-mean). */
-export const CONFIG_KEYS = ['tpcs', 'smt', 'reserve', 'arena', 'drivers', 'prefault'] as const;
+export const CONFIG_KEYS = ['tpcs', 'smt', 'reserve', 'arena', 'drivers', 'prefault', 'modules', 'queues', 'runtime'] as const;
 export const TPC_KEYS = ['name', 'node', 'cores', 'reserve', 'arena', 'prefault', 'smt', 'drivers'] as const;
 export const DRIVER_COUNT_KEYS = ['io', 'exec', 'hybrid'] as const;
 

@@ -24,6 +24,7 @@ import {
   type SmtPolicy,
 } from './config.js';
 import { didYouMean, suggestion } from './did-you-mean.js';
+import { checkRuntimeSettings } from '../drivers/settings.js';
 
 export interface ValidationResult {
   ok: boolean;
@@ -392,6 +393,7 @@ export function resolveConfig(config: unknown, topo: Topology): Resolution {
       ? `; "${tpcKey}" is a TPC setting: put it in a TPC, like "tpcs": [{ "${tpcKey}": ... }]`
       : undefined;
   });
+  checkRuntimeSettings(cfg, (path, message, value) => ck.error(path, message, value));
   const global = {
     smt: ck.smt(cfg.smt, 'smt'),
     arena: ck.arena(cfg.arena, 'arena'),

@@ -1,0 +1,6 @@
+// Tasks for bench/spawn.mjs, as gatio task modules define them.
+import { defineTask } from 'gatio';
+import { add, work1us } from './peers/work.mjs';
+
+defineTask('add', add);
+defineTask('work1us', work1us);

@@ -1,0 +1,152 @@
+// Where a spawned task runs. Decisions read only the load that each driver
+// publishes in shared memory (no locks, no messages), and are counted by
+// reason so that stats() can show how work was routed.
+//
+// - `driver`: that driver, if it is alive and runs JavaScript.
+// - `key`: rendezvous (highest-random-weight) hashing over the live
+//   JavaScript drivers: the same key goes to the same driver while that
+//   driver is alive, and when it dies only its keys move.
+// - otherwise the least-loaded live driver of the caller's TPC (or the TPC
+//   asked for); when every driver there has more than `spillThreshold`
+//   tasks pending, the least-loaded driver of any TPC, if that one is below
+//   the threshold ("spill").
+
+export interface DriverLoad {
+  alive: boolean;
+  /** tasks received and not yet finished, plus messages waiting in its inbox */
+  pending: number;
+  /** recent fraction of time busy, 0..1 */
+  busy: number;
+}
+
+export interface RouteTarget {
+  id: number;
+  tpc: number;
+  /** false for io drivers: they run no JavaScript */
+  runsTasks: boolean;
+}
+
+export type RouteReason = 'driver' | 'key' | 'local' | 'tpc' | 'spill';
+
+export interface RouteOptions {
+  driver?: number;
+  tpc?: number;
+  key?: string | number;
+  /** the caller's TPC (the main thread counts as TPC 0 unless configured) */
+  fromTpc: number;
+}
+
+export class RouteError extends Error {
+  readonly code = 'GATIO_NO_DRIVER';
+}
+
+export class Router {
+  readonly decisions: Record<RouteReason, number> = { driver: 0, key: 0, local: 0, tpc: 0, spill: 0 };
+  private readonly byTpc = new Map<number, RouteTarget[]>();
+  private readonly tasks: RouteTarget[];
+  private rr = 0;
+
+  constructor(
+    targets: RouteTarget[],
+    private readonly load: (id: number) => DriverLoad,
+    private readonly spillThreshold: number,
+  ) {
+    this.tasks = targets.filter((t) => t.runsTasks);
+    for (const t of this.tasks) {
+      const list = this.byTpc.get(t.tpc) ?? [];
+      list.push(t);
+      this.byTpc.set(t.tpc, list);
+    }
+  }
+
+  route(opts: RouteOptions): { driver: number; reason: RouteReason } {
+    if (opts.driver !== undefined) {
+      const t = this.tasks.find((x) => x.id === opts.driver);
+      if (!t) throw new RouteError(`driver ${opts.driver} does not exist or runs no JavaScript (an io driver)`);
+      if (!this.load(t.id).alive) throw new RouteError(`driver ${opts.driver} is not running (it died and has not restarted yet)`);
+      return this.count(t.id, 'driver');
+    }
+    if (opts.key !== undefined) {
+      const pool = opts.tpc === undefined ? this.tasks : this.tpcTargets(opts.tpc);
+      const live = pool.filter((t) => this.load(t.id).alive);
+      if (live.length === 0) throw new RouteError('no live driver to run the task');
+      return this.count(rendezvous(String(opts.key), live.map((t) => t.id)), 'key');
+    }
+    if (opts.tpc !== undefined) {
+      const best = this.leastLoaded(this.tpcTargets(opts.tpc));
+      if (best === undefined) throw new RouteError(`TPC ${opts.tpc} has no live driver that runs JavaScript`);
+      return this.count(best.id, 'tpc');
+    }
+    const local = this.leastLoaded(this.byTpc.get(opts.fromTpc) ?? []);
+    if (local !== undefined && local.pending <= this.spillThreshold) return this.count(local.id, 'local');
+    // Every local driver is above the threshold (or the TPC has none): look further.
+    const others = this.tasks.filter((t) => t.tpc !== opts.fromTpc);
+    const remote = this.leastLoaded(others);
+    if (remote !== undefined && (local === undefined || (remote.pending <= this.spillThreshold && remote.pending < local.pending))) {
+      return this.count(remote.id, 'spill');
+    }
+    if (local === undefined) throw new RouteError('no live driver to run the task');
+    return this.count(local.id, 'local');
+  }
+
+  private tpcTargets(tpc: number): RouteTarget[] {
+    const list = this.byTpc.get(tpc);
+    if (!list) throw new RouteError(`TPC ${tpc} does not exist or has no driver that runs JavaScript`);
+    return list;
+  }
+
+  /** Least pending, then least busy; ties rotate so equal drivers share work. */
+  private leastLoaded(list: RouteTarget[]): { id: number; tpc: number; pending: number } | undefined {
+    let best: { id: number; tpc: number; pending: number; busy: number } | undefined;
+    const n = list.length;
+    const start = n ? this.rr++ % n : 0;
+    for (let i = 0; i < n; i++) {
+      const t = list[(start + i) % n]!;
+      const l = this.load(t.id);
+      if (!l.alive) continue;
+      if (!best || l.pending < best.pending || (l.pending === best.pending && l.busy < best.busy - 0.05)) {
+        best = { id: t.id, tpc: t.tpc, pending: l.pending, busy: l.busy };
+      }
+    }
+    return best;
+  }
+
+  private count(driver: number, reason: RouteReason): { driver: number; reason: RouteReason } {
+    this.decisions[reason]++;
+    return { driver, reason };
+  }
+}
+
+/** Rendezvous hashing: the candidate with the highest hash(key, candidate). */
+export function rendezvous(key: string, candidates: number[]): number {
+  const h = fnv1a(key);
+  let best = candidates[0]!;
+  let bestScore = -1;
+  for (const c of candidates) {
+    const score = fmix32(h ^ Math.imul(c + 1, 0x9e3779b1));
+    if (score > bestScore) {
+      bestScore = score;
+      best = c;
+    }
+  }
+  return best;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** MurmurHash3's finaliser: spreads every input bit over the output. */
+function fmix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}

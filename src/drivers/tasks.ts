@@ -1,0 +1,56 @@
+// The task registry: task modules call defineTask(name, fn); every exec and
+// hybrid driver imports the same modules, so every driver knows the same
+// tasks under the same names.
+//
+// The registry lives on globalThis under a Symbol.for key, so a task module
+// that loads gatio's CommonJS build and a driver running the ESM build
+// (two module instances) still share one registry per thread.
+
+export type TaskFn = (...args: any[]) => unknown;
+
+export interface TaskContext {
+  /** aborted when the caller's AbortSignal fires, or at shutdown past the deadline */
+  signal: AbortSignal;
+  /** the driver running the task */
+  driver: { id: number; name: string; tpc: number; pu: number };
+  /** the task queue the task runs in */
+  queue: string;
+}
+
+interface Registry {
+  tasks: Map<string, TaskFn>;
+  /** the context of the task being started right now (valid synchronously at start) */
+  current: TaskContext | undefined;
+}
+
+const KEY = Symbol.for('gatio.tasks');
+
+export function registry(): Registry {
+  const g = globalThis as { [KEY]?: Registry };
+  return (g[KEY] ??= { tasks: new Map(), current: undefined });
+}
+
+/**
+ * Registers a task under a name. Call it at the top level of a task module
+ * listed in the config's `modules`; spawn(name, args) runs fn(...args) on a driver.
+ */
+export function defineTask<F extends TaskFn>(name: string, fn: F): F {
+  if (typeof name !== 'string' || name === '') throw new TypeError('defineTask: the name must be a non-empty string');
+  if (typeof fn !== 'function') throw new TypeError(`defineTask("${name}"): expected a function, got ${typeof fn}`);
+  const tasks = registry().tasks;
+  if (tasks.has(name) && tasks.get(name) !== fn) {
+    throw new Error(`defineTask: a task named "${name}" is already defined (each name once across all modules)`);
+  }
+  tasks.set(name, fn);
+  return fn;
+}
+
+/**
+ * The context of the running task: its AbortSignal, driver and queue. Call it
+ * synchronously at the start of the task (before the first await) and keep it.
+ */
+export function taskContext(): TaskContext {
+  const c = registry().current;
+  if (!c) throw new Error('taskContext(): call it synchronously at the start of a task running on a gatio driver');
+  return c;
+}
