@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
 // module instance serves both), and the CLI (ESM only).
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', internals: 'src/internals.ts' },
+    entry: { index: 'src/index.ts', internals: 'src/internals.ts', worker: 'src/drivers/worker-entry.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     shims: true,

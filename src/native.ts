@@ -64,6 +64,31 @@ export interface RawUringProbe {
   details: Record<string, string>;
 }
 
+/** A parkWatch handle (native/wake.cc). */
+export interface RawParkWatch {
+  close(): void;
+  ref(): RawParkWatch;
+  unref(): RawParkWatch;
+  hasRef(): boolean;
+  readonly closed: boolean;
+}
+
+/** What ringCreate reports about the ring it set up (native/ring.cc). */
+export interface RawRingInfo {
+  id: number;
+  /** the task-run mode in use: 'defer' (DEFER_TASKRUN), 'coop' (COOP_TASKRUN) or 'none' */
+  mode: 'defer' | 'coop' | 'none';
+  setupFlags: number;
+  singleIssuer: boolean;
+  /** IORING_SETUP_TASKRUN_FLAG: an idle turn can tell, without a syscall, that nothing is held */
+  taskrunFlag: boolean;
+  sqEntries: number;
+  cqEntries: number;
+  fd: number;
+  /** the owning thread (gettid) */
+  tid: number;
+}
+
 /** The functions the addon exports; one block per native/*.cc file. */
 export interface NativeAddon {
   // topology.cc
@@ -88,6 +113,38 @@ export interface NativeAddon {
   memlockLimit(): { soft: number; hard: number };
   versions(): { liburing: string; hwloc: string; hwlocRuntime: string; numa: string };
   numaAvailable(): boolean;
+  // queue_hooks.cc (test hooks: the queue at (arena id, offset), driven from C++)
+  queueNativePush(arenaId: number, offset: number, bytes: Uint8Array): boolean;
+  queueNativePop(arenaId: number, offset: number): Uint8Array | null;
+  queueNativeProducer(
+    arenaId: number,
+    offset: number,
+    count: number,
+    tag: number,
+  ): Promise<{ pushed: number; fullRetries: number; woke: number }>;
+  // wake.cc
+  eventfdCreate(): number;
+  eventfdWrite(fd: number): void;
+  eventfdRead(fd: number): number;
+  eventfdClose(fd: number): void;
+  parkWatch(fd: number, callback: (err?: Error) => void): RawParkWatch;
+  // ring.cc (every call but ringCreate: the creating thread only)
+  ringCreate(opts: {
+    arena: SharedArrayBuffer;
+    arenaId?: number;
+    block: number;
+    commands: number;
+    completions: number;
+    entries: number;
+    mode?: 'auto' | 'defer' | 'coop' | 'none';
+    eventfd?: number;
+  }): RawRingInfo;
+  ringTurn(id: number, nCommands: number, waitNs: number): number;
+  ringSubmit(id: number, nCommands: number): void;
+  ringReady(id: number): number;
+  ringHeld(id: number): boolean;
+  ringEventfd(id: number, enabled: boolean): void;
+  ringClose(id: number): boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

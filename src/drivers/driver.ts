@@ -1,0 +1,417 @@
+// An exec or hybrid driver: the loop that runs on one pinned worker thread.
+//
+// Each turn is one libuv macrotask (setImmediate), so Node's own timers,
+// promises, fs and sockets run between turns (docs/drivers.md, "The driver
+// loop"):
+//   1. pop every inbox message (task starts, results, cancels, control);
+//   2. one ring.turn(): submit the queued commands (timers), reap completions;
+//   3. the scheduler runs one queue for up to one quantum;
+//   4. flush outgoing messages (wake only parked receivers).
+// With nothing to do it spins for `spinUs` watching the inbox and the ring,
+// then parks: it announces it on the inbox (so senders wake it through the
+// eventfd) and returns to libuv, which sleeps in epoll_wait on that eventfd
+// (also registered with the ring, so a timer completion wakes it too).
+import { pinThread, threadBinding } from '../tpc/affinity.js';
+import type { Layout } from './layout.js';
+import { Stat, STATS_SLOTS } from './layout.js';
+import { Mailbox, DriverDiedError } from './mailbox.js';
+import { ParkWatch } from './park.js';
+import { BIG, ControlOp, Kind, endpointOfDriver } from './protocol.js';
+import { Ring } from './ring.js';
+import { Scheduler, type TaskQueue } from './scheduler.js';
+import { registry, type TaskContext, type TaskFn } from './tasks.js';
+import { Timers } from './timers.js';
+import { Router } from './router.js';
+import { loadOf } from './load.js';
+
+export interface DriverInit {
+  layout: Layout;
+  id: number;
+  /** eventfd the inbox's producers and the ring signal; owned by the main thread */
+  eventfd: number;
+  generation: number;
+}
+
+const DRIVER_KEY = Symbol.for('gatio.driver');
+
+/** The driver running on this thread, or undefined (main thread, plain workers). */
+export function currentDriver(): JsDriver | undefined {
+  return (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY];
+}
+
+interface Running {
+  controller: AbortController;
+  replyTo: number;
+}
+
+export class JsDriver {
+  readonly id: number;
+  readonly name: string;
+  readonly tpc: number;
+  readonly pu: number;
+  readonly layout: Layout;
+  readonly mailbox: Mailbox;
+  readonly scheduler: Scheduler;
+  readonly ring: Ring;
+  readonly timers: Timers;
+  readonly router: Router;
+  readonly stats: Float64Array;
+  private readonly queues: TaskQueue[];
+  private tasks: TaskFn[] = [];
+  private taskNames: string[] = [];
+  private readonly running = new Map<string, Running>();
+  private readonly watch: ParkWatch;
+  private readonly spinMs: number;
+  private turnQueued = false;
+  private parked = false;
+  private draining = false;
+  private forceExit = false;
+  private exiting = false;
+  private busySince = 0;
+  private lastPublish = 0;
+  private busyMs = 0;
+  private windowStart = 0;
+  private pending = 0;
+  private onExit?: () => void;
+
+  constructor(init: DriverInit) {
+    const d = init.layout.drivers[init.id]!;
+    this.id = d.id;
+    this.name = d.name;
+    this.tpc = d.tpc;
+    this.pu = d.pu;
+    this.layout = init.layout;
+    // Pinned (again: the thread inherited the PU from its creator) before
+    // anything below allocates, so first-touch puts memory on our node.
+    pinThread(d.pu);
+    this.mailbox = new Mailbox(init.layout, endpointOfDriver(d.id));
+    const arena = this.mailbox.arenas[d.tpc]!;
+    this.stats = new Float64Array(arena.buffer, d.stats.offset, STATS_SLOTS);
+    const knobs = init.layout.settings.knobs;
+    this.spinMs = knobs.spinUs / 1000;
+    this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs });
+    this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
+    this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
+    this.timers = new Timers(this.ring, this.scheduler, () => this.poke());
+    this.router = new Router(
+      init.layout.drivers.map((x) => ({ id: x.id, tpc: x.tpc, runsTasks: x.kind !== 'io' })),
+      (id) => loadOf(this.mailbox, id),
+      knobs.spillThreshold,
+    );
+    this.watch = new ParkWatch(init.eventfd, this.onWake);
+    // While the driver runs, ring completions need not signal the eventfd
+    // (they would only cause spurious wakeups); park() turns it back on.
+    this.ring.setEventfdEnabled(false);
+    // A running task preempts itself (yieldIfNeeded) when messages wait.
+    this.scheduler.setPreemptCheck(() => !this.mailbox.inbox.isEmpty());
+    (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = this;
+    const b = threadBinding();
+    this.stats[Stat.Tid] = b.tid;
+    this.stats[Stat.Cpu] = b.cpu;
+  }
+
+  /** Imports the task modules; returns the sorted task names (the main thread checks every driver agrees). */
+  async load(): Promise<string[]> {
+    for (const url of this.layout.modules) await import(url);
+    const reg = registry().tasks;
+    this.taskNames = [...reg.keys()].sort();
+    this.tasks = this.taskNames.map((n) => reg.get(n)!);
+    return this.taskNames;
+  }
+
+  /** Starts the loop; `onExit` runs once the driver has shut down. */
+  run(onExit: () => void): void {
+    this.onExit = onExit;
+    this.windowStart = performance.now();
+    this.busySince = this.windowStart;
+    this.scheduleTurn();
+  }
+
+  taskIndex(name: string): number {
+    const i = this.taskNames.indexOf(name);
+    if (i < 0) throw new Error(`unknown task "${name}" (defined: ${this.taskNames.join(', ') || 'none'})`);
+    return i;
+  }
+
+  queueIndex(name: string): number {
+    const i = this.layout.queues.indexOf(name);
+    if (i < 0) throw new Error(`unknown task queue "${name}" (queues: ${this.layout.queues.join(', ')})`);
+    return i;
+  }
+
+  /** Something was queued from outside the loop (a ring command, a message): make sure a turn runs. */
+  poke(): void {
+    if (this.parked) this.unpark();
+    this.scheduleTurn();
+  }
+
+  // ---------------------------------------------------------------------------
+  // The loop.
+
+  private scheduleTurn(): void {
+    if (this.turnQueued || this.exiting) return;
+    this.turnQueued = true;
+    setImmediate(this.turn);
+  }
+
+  private readonly turn = (): void => {
+    this.turnQueued = false;
+    if (this.exiting) return;
+    this.scheduler.idle(); // inbox and ring work is not charged to the last queue
+    this.stats[Stat.Turns]!++;
+    this.pollInbox();
+    this.pollRing();
+    const ran = this.scheduler.runTurn();
+    const backlog = this.mailbox.flush();
+    this.publish();
+    if (this.forceExit || (this.draining && this.pending === 0 && !this.scheduler.hasWork() && backlog === 0)) return this.finishExit();
+    // Continuations released by runTurn() run right after this function
+    // returns; the next turn sees what they did.
+    if (ran || this.scheduler.hasWork() || this.ring.pending > 0 || backlog > 0) return this.scheduleTurn();
+    this.scheduler.idle();
+    if (this.spin()) return this.scheduleTurn();
+    this.park();
+  };
+
+  /** Busy-polls inbox and ring for up to spinUs; true when work showed up. */
+  private spin(): boolean {
+    if (this.spinMs <= 0) return false;
+    const inbox = this.mailbox.inbox;
+    const until = performance.now() + this.spinMs;
+    do {
+      if (!inbox.isEmpty() || this.ringHasCompletions()) return true;
+    } while (performance.now() < until);
+    return false;
+  }
+
+  /** Completions to reap: in the CQ, or held by the kernel until we enter it (DEFER_TASKRUN). No syscall. */
+  private ringHasCompletions(): boolean {
+    return this.ring.inFlight > 0 && (this.ring.ready > 0 || this.ring.held);
+  }
+
+  // Parking: announce it on the inbox (senders then write the eventfd) and
+  // let the ring signal the same eventfd, then look once more at both: a
+  // message or completion that slipped in before the announcement would
+  // otherwise never wake us.
+  private park(): void {
+    this.markIdle();
+    if (!this.mailbox.inbox.prepareToPark()) return this.scheduleTurn();
+    this.ring.setEventfdEnabled(true);
+    if (this.ringHasCompletions()) {
+      this.ring.setEventfdEnabled(false);
+      this.mailbox.inbox.unparked();
+      return this.scheduleTurn();
+    }
+    this.parked = true;
+    this.stats[Stat.Parks]!++;
+    this.publish(true);
+  }
+
+  private unpark(): void {
+    this.parked = false;
+    this.ring.setEventfdEnabled(false);
+    this.mailbox.inbox.unparked();
+    this.stats[Stat.Wakeups]!++;
+    this.busySince = performance.now();
+  }
+
+  private readonly onWake = (err?: Error): void => {
+    if (err) throw err;
+    if (this.parked) this.unpark();
+    this.scheduleTurn();
+  };
+
+  private pollRing(): void {
+    if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
+    this.ring.turn(0);
+    this.timers.deliver();
+    this.stats[Stat.RingSubmissions] = this.ring.stats().submitted;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages.
+
+  private pollInbox(): void {
+    const n = this.mailbox.inbox.drain(this.onMessage);
+    this.stats[Stat.Messages]! += n;
+  }
+
+  // The inbox hands out views into its arena: one DataView over that buffer serves every message.
+  private inView?: DataView;
+
+  private readonly onMessage = (bytes: Uint8Array, at: number, len: number): void => {
+    const kind = bytes[at]! & ~BIG;
+    if (this.inView?.buffer !== bytes.buffer) this.inView = new DataView(bytes.buffer, bytes.byteOffset);
+    const dv = this.inView;
+    const offset = at;
+    switch (kind) {
+      case Kind.Spawn: {
+        const queue = this.queues[dv.getUint16(offset + 2, true)] ?? this.queues[0]!;
+        const taskIndex = dv.getUint32(offset + 4, true);
+        const callId = dv.getFloat64(offset + 8, true);
+        const replyTo = dv.getUint16(offset + 16, true);
+        let args: unknown;
+        try {
+          args = this.mailbox.body(bytes, offset, len);
+        } catch (err) {
+          this.mailbox.sendResult(replyTo, callId, false, err);
+          return;
+        }
+        this.pending++;
+        this.scheduler.spawn(queue, () => this.startTask(taskIndex, callId, replyTo, queue, args as unknown[]));
+        return;
+      }
+      case Kind.Result: {
+        const callId = dv.getFloat64(offset + 8, true);
+        this.mailbox.settle(callId, bytes[offset + 1] === 1, this.mailbox.body(bytes, offset, len));
+        return;
+      }
+      case Kind.Cancel: {
+        const key = `${dv.getUint16(offset + 16, true)}:${dv.getFloat64(offset + 8, true)}`;
+        this.running.get(key)?.controller.abort(new Error('the caller aborted the task'));
+        return;
+      }
+      case Kind.Control:
+        this.onControl(dv.getUint32(offset + 4, true), dv.getFloat64(offset + 8, true), dv.getUint16(offset + 16, true), this.mailbox.body(bytes, offset, len));
+        return;
+      case Kind.Channel:
+        channelDelivery?.(dv.getUint16(offset + 2, true), dv.getUint32(offset + 4, true), this.mailbox.body(bytes, offset, len));
+        return;
+      default:
+        throw new Error(`driver ${this.name}: unknown message kind ${kind} in its inbox`);
+    }
+  };
+
+  private onControl(op: number, callId: number, from: number, body: unknown): void {
+    switch (op) {
+      case ControlOp.Drain:
+        this.draining = true;
+        return;
+      case ControlOp.Exit: {
+        // The shutdown deadline passed: abort what still runs (the main
+        // thread rejects the callers' promises) and stop at the end of this turn.
+        const reason = new Error(`driver ${this.name} is shutting down: the shutdown deadline passed`);
+        for (const r of this.running.values()) r.controller.abort(reason);
+        this.running.clear();
+        this.draining = true;
+        this.forceExit = true;
+        return;
+      }
+      case ControlOp.Stats:
+        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: this.ring.stats(), timers: this.timers.size });
+        return;
+      case ControlOp.DriverDied: {
+        const dead = body as number;
+        this.mailbox.rejectCallsTo(endpointOfDriver(dead), (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));
+        return;
+      }
+      case ControlOp.SetShares: {
+        const [name, shares] = body as [string, number];
+        this.scheduler.setShares(name, shares);
+        return;
+      }
+      default:
+        throw new Error(`driver ${this.name}: unknown control op ${op}`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Tasks.
+
+  private startTask(taskIndex: number, callId: number, replyTo: number, queue: TaskQueue, args: unknown[]): unknown {
+    const fn = this.tasks[taskIndex];
+    if (!fn) {
+      this.finish(replyTo, callId, false, new Error(`driver ${this.name} has no task #${taskIndex} (its modules define ${this.taskNames.length})`));
+      return undefined;
+    }
+    const controller = new AbortController();
+    const key = `${replyTo}:${callId}`;
+    const ctx: TaskContext = { signal: controller.signal, driver: { id: this.id, name: this.name, tpc: this.tpc, pu: this.pu }, queue: queue.name };
+    const reg = registry();
+    reg.current = ctx;
+    let result: unknown;
+    try {
+      result = fn(...args);
+    } catch (err) {
+      this.finish(replyTo, callId, false, err);
+      return undefined;
+    } finally {
+      reg.current = undefined;
+    }
+    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
+      this.finish(replyTo, callId, true, result);
+      return undefined;
+    }
+    this.running.set(key, { controller, replyTo });
+    return (result as Promise<unknown>).then(
+      (v) => {
+        this.running.delete(key);
+        this.finish(replyTo, callId, true, v);
+      },
+      (err) => {
+        this.running.delete(key);
+        this.finish(replyTo, callId, false, err);
+      },
+    );
+  }
+
+  private finish(replyTo: number, callId: number, ok: boolean, value: unknown): void {
+    this.pending--;
+    this.stats[ok ? Stat.TasksRun : Stat.TasksFailed]!++;
+    try {
+      this.mailbox.sendResult(replyTo, callId, ok, value);
+    } catch (err) {
+      // The result cannot be sent (not cloneable, arena full): the caller gets why.
+      const e = err as Error;
+      this.mailbox.sendResult(replyTo, callId, false, new Error(`driver ${this.name}: the task's ${ok ? 'result' : 'error'} cannot be sent back: ${e.message}`));
+    }
+    if (this.parked) this.poke();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Load and stats, published in shared memory for routers and stats().
+
+  private markIdle(): void {
+    const now = performance.now();
+    this.busyMs += now - this.busySince;
+    this.busySince = now;
+  }
+
+  private publish(force = false): void {
+    const s = this.stats;
+    s[Stat.Pending] = this.pending + this.mailbox.inbox.size();
+    const now = performance.now();
+    if (!force && now - this.lastPublish < 5) return;
+    this.lastPublish = now;
+    if (!this.parked) {
+      this.busyMs += now - this.busySince;
+      this.busySince = now;
+    }
+    const window = now - this.windowStart;
+    if (window >= 100) {
+      // EWMA of the busy fraction over ~100 ms windows
+      s[Stat.Busy] = 0.5 * s[Stat.Busy]! + 0.5 * Math.min(1, this.busyMs / window);
+      this.busyMs = 0;
+      this.windowStart = now;
+    }
+    s[Stat.RingCompletions] = this.ring.stats().completed;
+    s[Stat.Updated] = Date.now();
+  }
+
+  private finishExit(): void {
+    this.exiting = true;
+    this.watch.close();
+    this.timers.cancelAll();
+    this.ring.close(); // cancels and drains every in-flight op before the ring goes
+    for (const a of this.mailbox.arenas) a.close();
+    (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = undefined;
+    this.onExit?.();
+  }
+}
+
+/** Set by channels.ts: delivers a channel message on this thread. */
+let channelDelivery: ((from: number, channel: number, value: unknown) => void) | undefined;
+export function setChannelDelivery(fn: typeof channelDelivery): void {
+  channelDelivery = fn;
+}
+

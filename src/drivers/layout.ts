@@ -1,0 +1,68 @@
+// The runtime's shared memory, laid out by the main thread at start and
+// handed to every driver as plain data (workerData): which arena each TPC
+// has, where each endpoint's inbox queue and each driver's published load
+// live inside those arenas, and the eventfd each consumer parks on.
+//
+// Endpoint 0 is the main thread; driver d is endpoint d + 1 (protocol.ts).
+import type { DriverKind } from '../tpc/config.js';
+import type { RuntimeSettings } from './settings.js';
+
+/** A place in a TPC's arena: the index of the TPC (= of its arena) and a byte offset. */
+export interface ArenaRef {
+  tpc: number;
+  offset: number;
+}
+
+export interface DriverLayout {
+  id: number;
+  name: string;
+  kind: DriverKind;
+  tpc: number;
+  node: number;
+  core: number;
+  pu: number;
+  /** this driver's inbox (also endpoint id + 1 in `endpoints`) */
+  inbox: ArenaRef;
+  /** STATS_SLOTS Float64 values this driver publishes; see Stat */
+  stats: ArenaRef;
+}
+
+export interface Layout {
+  /** arena id of each TPC, by TPC index */
+  arenas: number[];
+  /** inbox of each endpoint: [main, driver 0, driver 1, ...] */
+  endpoints: ArenaRef[];
+  drivers: DriverLayout[];
+  settings: RuntimeSettings;
+  /** sorted task queue names; a SPAWN names its queue by index in this list */
+  queues: string[];
+  /** task module URLs every exec/hybrid driver imports */
+  modules: string[];
+  /** the main thread's TPC: where its spawns go by default */
+  mainTpc: number;
+}
+
+/** What each driver publishes about itself, as Float64 slots (one writer: the driver; main writes Alive/Generation). */
+export const enum Stat {
+  Alive = 0,
+  Generation = 1,
+  /** tasks received and not finished */
+  Pending = 2,
+  TasksRun = 3,
+  /** fraction of recent time spent busy (EWMA), 0..1 */
+  Busy = 4,
+  Parks = 5,
+  Wakeups = 6,
+  Turns = 7,
+  Messages = 8,
+  RingSubmissions = 9,
+  RingCompletions = 10,
+  Tid = 11,
+  Cpu = 12,
+  TasksFailed = 13,
+  Spawned = 14,
+  /** Date.now() of the last published update */
+  Updated = 15,
+}
+export const STATS_SLOTS = 32;
+export const STATS_BYTES = STATS_SLOTS * 8;

@@ -1,0 +1,490 @@
+// The runtime on the main thread: start(config) plans, lays out the shared
+// memory, starts one pinned thread per driver; spawn() routes tasks;
+// shutdown() drains and frees everything. Drivers that die are restarted on
+// their PU, and the calls they had in flight are rejected naming them.
+import { Worker } from 'node:worker_threads';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Arena } from '../tpc/arena.js';
+import { pinThread, threadBinding } from '../tpc/affinity.js';
+import { ConfigError, type GatioConfig } from '../tpc/config.js';
+import { plan as makePlan, type Plan } from '../tpc/plan.js';
+import { topology, type Topology } from '../tpc/topology.js';
+import type { DriverInit } from './driver.js';
+import { Stat, STATS_BYTES, type DriverLayout, type Layout } from './layout.js';
+import { statsOf, loadOf } from './load.js';
+import { DriverDiedError, Mailbox } from './mailbox.js';
+import { eventfdClose, eventfdCreate, ParkWatch } from './park.js';
+import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from './protocol.js';
+import { MessageQueue } from './queue.js';
+import { Router, type RouteReason } from './router.js';
+import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
+import type { ReadyMessage } from './worker-entry.js';
+
+export interface StartOptions {
+  /** plan against this topology instead of the machine's (tests) */
+  topology?: Topology;
+  /** resolve relative module paths from here (default: the working directory) */
+  baseDir?: string;
+  /** how long to wait for every driver to be ready; default 30 s */
+  startTimeoutMs?: number;
+}
+
+export interface SpawnOptions {
+  /** run on this driver (id) */
+  driver?: number;
+  /** run on a driver of this TPC (index) */
+  tpc?: number;
+  /** same key, same driver (while it is alive) */
+  key?: string | number;
+  /** the task queue on the driver; default "default" */
+  queue?: string;
+  signal?: AbortSignal;
+  /** when the driver's inbox is full: 'wait' (default) queues the call here until it fits; 'reject' fails at once */
+  onFull?: 'wait' | 'reject';
+}
+
+export interface ShutdownOptions {
+  /** ms to let accepted tasks finish before they are aborted; default 5000 */
+  deadline?: number;
+}
+
+export class ShutdownError extends Error {
+  readonly code = 'GATIO_SHUTDOWN';
+}
+
+export class QueueFullError extends Error {
+  readonly code = 'GATIO_QUEUE_FULL';
+}
+
+interface DriverThread {
+  layout: DriverLayout;
+  eventfd: number;
+  worker?: Worker;
+  generation: number;
+  tid: number;
+  state: 'starting' | 'running' | 'dead' | 'stopped';
+  restarts: number;
+  lastError?: string;
+  stopped?: () => void;
+}
+
+let current: Runtime | undefined;
+
+/** The runtime started in this process (main thread), if any. */
+export function currentRuntime(): Runtime | undefined {
+  return current;
+}
+
+export async function start(config: GatioConfig = {}, opts: StartOptions = {}): Promise<Runtime> {
+  if (current) throw new Error('gatio: a runtime is already running in this process; shut it down first');
+  const topo = opts.topology ?? topology();
+  const p = makePlan(topo, config); // throws ConfigError listing every problem
+  const errors: { path: string; message: string; value: unknown }[] = [];
+  const settings = checkRuntimeSettings(config as Record<string, unknown>, (path, message, value) => errors.push({ path, message, value }));
+  if (errors.length) throw new ConfigError(errors);
+  const rt = new Runtime(p, settings, opts);
+  current = rt;
+  try {
+    await rt.boot(opts.startTimeoutMs ?? 30_000);
+  } catch (err) {
+    await rt.shutdown({ deadline: 0 }).catch(() => {});
+    throw err;
+  }
+  return rt;
+}
+
+export class Runtime {
+  readonly plan: Plan;
+  readonly layout: Layout;
+  readonly taskNames: string[] = [];
+  private readonly arenas: Arena[] = [];
+  private readonly threads: DriverThread[] = [];
+  private readonly mailbox: Mailbox;
+  private readonly router: Router;
+  private readonly mainFd: number;
+  private readonly watch: ParkWatch;
+  private readonly spinMs: number;
+  private pumpQueued = false;
+  private microPumps = 0;
+  private closing = false;
+  private closed = false;
+  private readonly stopWaiters = new Map<number, () => void>();
+
+  constructor(p: Plan, settings: RuntimeSettings, opts: StartOptions) {
+    this.plan = p;
+    const knobs = settings.knobs;
+    this.spinMs = knobs.spinUs / 1000;
+    // One arena per TPC, bound to its node; queues and stats blocks inside.
+    for (const t of p.tpcs) this.arenas.push(Arena.create({ node: t.node, bytes: t.arenaBytes, prefault: t.prefault }));
+    const queueBytes = MessageQueue.bytesFor(knobs.inboxSlots, knobs.slotBytes);
+    const mainTpc = 0;
+    const inbox = (tpc: number) => {
+      const arena = this.arenas[tpc]!;
+      const block = arena.alloc(queueBytes, 64);
+      return { tpc, offset: block.offset };
+    };
+    const base = opts.baseDir ?? process.cwd();
+    const modules = settings.modules.map((m) =>
+      /^[a-z]+:/.test(m) ? m : pathToFileURL(isAbsolute(m) ? m : resolvePath(base, m)).href,
+    );
+    const drivers: DriverLayout[] = p.drivers.map((d) => ({
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      tpc: d.tpc,
+      node: d.node,
+      core: d.core,
+      pu: d.pu,
+      inbox: inbox(d.tpc),
+      stats: { tpc: d.tpc, offset: this.arenas[d.tpc]!.alloc(STATS_BYTES, 64).offset },
+    }));
+    this.layout = {
+      arenas: this.arenas.map((a) => a.id),
+      endpoints: [inbox(mainTpc), ...drivers.map((d) => d.inbox)],
+      drivers,
+      settings,
+      queues: Object.keys(settings.queues).sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a < b ? -1 : 1)),
+      modules,
+      mainTpc,
+    };
+    this.mainFd = eventfdCreate();
+    for (const [i, ref] of this.layout.endpoints.entries()) {
+      const fd = i === MAIN_ENDPOINT ? this.mainFd : eventfdCreate();
+      MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, knobs.inboxSlots, knobs.slotBytes, fd);
+      if (i !== MAIN_ENDPOINT) {
+        this.threads.push({ layout: drivers[i - 1]!, eventfd: fd, generation: 0, tid: 0, state: 'starting', restarts: 0 });
+      }
+    }
+    this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT);
+    this.router = new Router(
+      drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
+      (id) => loadOf(this.mailbox, id),
+      knobs.spillThreshold,
+    );
+    this.watch = new ParkWatch(this.mainFd, this.onWake);
+    this.watch.unref(); // only outstanding calls keep the process alive
+    this.mailbox.inbox.prepareToPark();
+  }
+
+  /** Starts every driver thread and waits until all are ready. */
+  async boot(timeoutMs: number): Promise<void> {
+    const results = await Promise.allSettled(this.threads.map((t) => this.startThread(t, timeoutMs)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${this.threads[i]!.layout.name}: ${(r.reason as Error).message}`] : []));
+    if (failed.length) throw new Error(`gatio: drivers failed to start:\n  ${failed.join('\n  ')}`);
+    // Every driver imported the same modules: they must define the same tasks.
+    const lists = this.threads.filter((t) => t.layout.kind !== 'io').map((t) => (t as DriverThread & { tasks?: string[] }).tasks ?? []);
+    const first = lists[0] ?? [];
+    for (const [i, l] of lists.entries()) {
+      if (l.join('\0') !== first.join('\0')) {
+        throw new Error(`gatio: drivers disagree on the tasks they define (${this.threads[0]!.layout.name}: ${first.join(', ')}; ${this.threads[i]!.layout.name}: ${l.join(', ')}): task modules must define the same tasks on every thread`);
+      }
+    }
+    this.taskNames.push(...first);
+  }
+
+  private startThread(t: DriverThread, timeoutMs: number): Promise<void> {
+    if (t.layout.kind === 'io') {
+      return Promise.reject(new Error('io drivers are not available yet in this build (use exec or hybrid drivers)'));
+    }
+    const init: DriverInit = { layout: this.layout, id: t.layout.id, eventfd: t.eventfd, generation: t.generation };
+    // A new thread inherits its creator's CPU affinity, and Node creates the
+    // worker's OS thread inside `new Worker()`: pinning ourselves around the
+    // call pins the driver before its isolate allocates anything.
+    const saved = threadBinding().cpus;
+    let worker: Worker;
+    try {
+      pinThread(t.layout.pu);
+      worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name: `gatio ${t.layout.name}` });
+    } finally {
+      pinThread(saved);
+    }
+    t.worker = worker;
+    t.state = 'starting';
+    const stats = statsOf(this.mailbox, t.layout.id);
+    stats[Stat.Generation] = t.generation;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
+      worker.on('message', (m: ReadyMessage | { type: 'stopped' }) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          (t as DriverThread & { tasks?: string[] }).tasks = m.tasks;
+          t.tid = m.tid;
+          t.state = 'running';
+          stats[Stat.Alive] = 1;
+          resolve();
+        } else if (m.type === 'stopped') t.stopped?.();
+      });
+      worker.on('error', (err) => {
+        t.lastError = err.stack ?? String(err);
+        if (t.state === 'starting') {
+          clearTimeout(timer);
+          reject(err);
+        }
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        const was = t.state;
+        t.worker = undefined;
+        stats[Stat.Alive] = 0;
+        if (was === 'starting') {
+          t.state = 'dead';
+          reject(new Error(t.lastError ?? `the driver thread exited with code ${code} before it was ready`));
+        } else if (this.closing || was === 'stopped') {
+          t.state = 'stopped';
+        } else {
+          this.driverDied(t, code);
+        }
+        this.stopWaiters.get(t.layout.id)?.();
+      });
+    });
+  }
+
+  /** A driver thread ended on its own: reject its calls, tell the others, restart it on its PU. */
+  private driverDied(t: DriverThread, code: number): void {
+    t.state = 'dead';
+    const why = t.lastError ? t.lastError.split('\n')[0] : `its thread exited with code ${code}`;
+    const endpoint = endpointOfDriver(t.layout.id);
+    this.mailbox.rejectCallsTo(endpoint, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
+    for (const other of this.threads) {
+      if (other !== t && other.state === 'running') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, t.layout.id);
+    }
+    this.mailbox.flush();
+    t.lastError = undefined;
+    if (!this.layout.settings.knobs.restart || this.closing) return;
+    // Messages left in its inbox belonged to calls just rejected: start clean.
+    const ref = t.layout.inbox;
+    MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, this.layout.settings.knobs.inboxSlots, this.layout.settings.knobs.slotBytes, t.eventfd);
+    t.generation++;
+    t.restarts++;
+    this.startThread(t, 30_000).catch((err: Error) => {
+      t.lastError = `restart failed: ${err.message}`;
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Spawning.
+
+  spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
+    if (this.closing) return Promise.reject(new ShutdownError('gatio: the runtime is shutting down; no new tasks'));
+    const taskIndex = this.taskNames.indexOf(task);
+    if (taskIndex < 0) {
+      throw new Error(`gatio: unknown task "${task}" (the task modules define: ${this.taskNames.join(', ') || 'no tasks'})`);
+    }
+    if (!Array.isArray(args)) throw new TypeError(`gatio: spawn("${task}", args): args must be an array of arguments`);
+    const queueIndex = opts.queue === undefined ? 0 : this.layout.queues.indexOf(opts.queue);
+    if (queueIndex < 0) throw new Error(`gatio: unknown task queue "${opts.queue}" (queues: ${this.layout.queues.join(', ')})`);
+    if (opts.signal?.aborted) return Promise.reject(opts.signal.reason ?? new Error('aborted'));
+    const { driver } = this.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: this.layout.mainTpc });
+    const endpoint = endpointOfDriver(driver);
+    if (opts.onFull === 'reject' && (this.mailbox.backlogged(endpoint) > 0 || this.mailbox.queue(endpoint).size() >= this.mailbox.queue(endpoint).capacity)) {
+      return Promise.reject(new QueueFullError(`gatio: driver ${this.layout.drivers[driver]!.name}'s inbox is full (${this.mailbox.queue(endpoint).capacity} messages)`));
+    }
+    const callId = this.mailbox.newCallId();
+    const promise = new Promise<T>((resolve, reject) => {
+      this.mailbox.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task });
+    });
+    this.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+    statsOf(this.mailbox, driver)[Stat.Pending]!++; // until the driver republishes: spreads a burst
+    if (opts.signal) this.watchAbort(opts.signal, callId, endpoint);
+    this.mailbox.flush();
+    this.schedulePump();
+    return promise;
+  }
+
+  private watchAbort(signal: AbortSignal, callId: number, endpoint: number): void {
+    const onAbort = () => {
+      const call = this.mailbox.calls.get(callId);
+      if (!call) return;
+      this.mailbox.calls.delete(callId);
+      this.mailbox.sendCancel(endpoint, callId);
+      this.mailbox.flush();
+      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  // ---------------------------------------------------------------------------
+  // The main thread's inbox: results come back here.
+  //
+  // While calls are outstanding the main thread pumps: it drains the inbox,
+  // and when empty spins for spinUs (results of hot drivers arrive in
+  // microseconds), then parks on its eventfd under libuv. Pumps run as
+  // microtasks while they keep finding results, falling back to a libuv
+  // turn (setImmediate) at least every millisecond so I/O never starves.
+
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    if (this.microPumps < 64) {
+      this.microPumps++;
+      queueMicrotask(this.pump);
+    } else {
+      this.microPumps = 0;
+      setImmediate(this.pump);
+    }
+  }
+
+  private readonly onWake = (err?: Error): void => {
+    if (err) throw err;
+    this.microPumps = 0;
+    this.schedulePump();
+  };
+
+  private readonly pump = (): void => {
+    this.pumpQueued = false;
+    const inbox = this.mailbox.inbox;
+    inbox.unparked();
+    let n = inbox.drain(this.onMessage);
+    if (n === 0 && this.mailbox.calls.size > 0 && this.spinMs > 0) {
+      const until = performance.now() + this.spinMs;
+      while (inbox.isEmpty() && performance.now() < until);
+      n = inbox.drain(this.onMessage);
+    }
+    const backlog = this.mailbox.flush();
+    if (n > 0 || backlog > 0) return this.schedulePump();
+    this.microPumps = 0;
+    if (this.mailbox.calls.size > 0) this.watch.ref();
+    else this.watch.unref();
+    if (!inbox.prepareToPark()) this.schedulePump();
+  };
+
+  private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
+    const kind = bytes[offset]! & ~BIG;
+    if (kind !== Kind.Result) return; // the main thread only receives results (and replies to control calls)
+    const callId = new DataView(bytes.buffer, bytes.byteOffset + offset + 8, 8).getFloat64(0, true);
+    let value: unknown;
+    try {
+      value = this.mailbox.body(bytes, offset, len);
+    } catch (err) {
+      const call = this.mailbox.calls.get(callId);
+      this.mailbox.calls.delete(callId);
+      call?.reject(err as Error);
+      return;
+    }
+    this.mailbox.settle(callId, bytes[offset + 1] === 1, value);
+  };
+
+  // ---------------------------------------------------------------------------
+  // Stats and control.
+
+  /** Per driver, from shared memory (no message round trip). */
+  driverStats() {
+    return this.threads.map((t) => {
+      const s = statsOf(this.mailbox, t.layout.id);
+      return {
+        id: t.layout.id,
+        name: t.layout.name,
+        kind: t.layout.kind,
+        tpc: t.layout.tpc,
+        pu: t.layout.pu,
+        state: t.state,
+        restarts: t.restarts,
+        tid: t.tid,
+        pending: s[Stat.Pending]!,
+        tasksRun: s[Stat.TasksRun]!,
+        tasksFailed: s[Stat.TasksFailed]!,
+        busy: s[Stat.Busy]!,
+        parks: s[Stat.Parks]!,
+        wakeups: s[Stat.Wakeups]!,
+        turns: s[Stat.Turns]!,
+        messages: s[Stat.Messages]!,
+        inboxDepth: this.mailbox.queue(endpointOfDriver(t.layout.id)).size(),
+        ringSubmissions: s[Stat.RingSubmissions]!,
+        ringCompletions: s[Stat.RingCompletions]!,
+      };
+    });
+  }
+
+  /** Everything: drivers, their task queues (asked of each driver), TPC arenas, routing decisions. */
+  async stats(timeoutMs = 500) {
+    const queues = await Promise.all(
+      this.threads.map((t) => (t.state === 'running' ? this.control(t.layout.id, ControlOp.Stats, undefined, timeoutMs).catch(() => undefined) : undefined)),
+    );
+    return {
+      drivers: this.driverStats().map((d, i) => ({ ...d, queues: (queues[i] as { queues?: unknown } | undefined)?.queues ?? null })),
+      tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
+      routing: { ...this.router.decisions } as Record<RouteReason, number>,
+      main: { outstanding: this.mailbox.calls.size, backlog: this.mailbox.backlogged() },
+    };
+  }
+
+  /** Changes a task queue's shares on every driver (or one). */
+  setShares(queue: string, shares: number, driver?: number): void {
+    if (!this.layout.queues.includes(queue)) throw new Error(`gatio: unknown task queue "${queue}" (queues: ${this.layout.queues.join(', ')})`);
+    if (!(typeof shares === 'number' && shares > 0 && Number.isFinite(shares))) throw new RangeError(`gatio: shares must be a positive number, got ${shares}`);
+    for (const t of this.threads) {
+      if (t.state === 'running' && (driver === undefined || driver === t.layout.id)) this.mailbox.sendControl(endpointOfDriver(t.layout.id), ControlOp.SetShares, [queue, shares]);
+    }
+    this.mailbox.flush();
+  }
+
+  private control(driver: number, op: ControlOp, body: unknown, timeoutMs: number): Promise<unknown> {
+    const callId = this.mailbox.newCallId();
+    const endpoint = endpointOfDriver(driver);
+    const p = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.mailbox.calls.delete(callId);
+        reject(new Error(`driver ${driver} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.mailbox.calls.set(callId, {
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+        endpoint,
+        task: 'stats',
+      });
+    });
+    this.mailbox.sendControl(endpoint, op, body, callId);
+    this.mailbox.flush();
+    this.schedulePump();
+    return p;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Shutdown.
+
+  /**
+   * Stops taking new work, lets accepted tasks finish until the deadline,
+   * then aborts them; drains every ring, joins the threads, closes the
+   * eventfds and frees the arenas. Idempotent.
+   */
+  async shutdown(opts: ShutdownOptions = {}): Promise<{ aborted: number }> {
+    if (this.closed) return { aborted: 0 };
+    this.closing = true;
+    const deadline = opts.deadline ?? 5000;
+    const live = this.threads.filter((t) => t.worker);
+    const exited = live.map((t) => new Promise<void>((r) => this.stopWaiters.set(t.layout.id, r)));
+    for (const t of live) this.mailbox.sendControl(endpointOfDriver(t.layout.id), ControlOp.Drain, undefined);
+    this.mailbox.flush();
+    this.schedulePump();
+    const all = Promise.all(exited);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), deadline)))]);
+    clearTimeout(timer);
+    let aborted = 0;
+    if (timedOut) {
+      aborted = this.mailbox.calls.size;
+      for (const t of this.threads) if (t.worker) this.mailbox.sendControl(endpointOfDriver(t.layout.id), ControlOp.Exit, undefined);
+      this.mailbox.flush();
+      // A task stuck in a synchronous loop never reads Exit: terminate after a grace period.
+      const grace = setTimeout(() => {
+        for (const t of this.threads) void t.worker?.terminate();
+      }, 1000);
+      await all;
+      clearTimeout(grace);
+    }
+    for (const [id, call] of this.mailbox.calls) {
+      this.mailbox.calls.delete(id);
+      call.reject(new ShutdownError(`gatio: task "${call.task}" was aborted: the runtime shut down (deadline ${deadline} ms)`));
+    }
+    this.watch.close();
+    for (const t of this.threads) eventfdClose(t.eventfd);
+    eventfdClose(this.mainFd);
+    for (const a of this.mailbox.arenas) a.close();
+    for (const a of this.arenas) a.close();
+    this.closed = true;
+    if (current === this) current = undefined;
+    return { aborted };
+  }
+}
+

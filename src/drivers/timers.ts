@@ -1,0 +1,104 @@
+// Timers of a driver, served by its ring: each sleep is an IORING_OP_TIMEOUT
+// whose completion wakes the driver (the ring signals the eventfd the driver
+// parks on), delivered through the scheduler in the queue of the task that
+// slept. Accuracy: the kernel's hrtimer plus the wakeup of a parked thread
+// (docs/drivers.md, "Timers", has the measured bound).
+import type { Ring } from './ring.js';
+import type { Scheduler, TaskQueue } from './scheduler.js';
+
+const ETIME = 62;
+const ECANCELED = 125;
+const ENOENT = 2;
+
+interface Sleeper {
+  resolve(): void;
+  reject(err: Error): void;
+  queue: TaskQueue | undefined;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/** Rejection of a sleep whose AbortSignal fired. */
+export class AbortedError extends Error {
+  readonly code = 'ABORT_ERR';
+  override readonly name = 'AbortError';
+}
+
+export class TimeoutError extends Error {
+  readonly code = 'GATIO_TIMEOUT';
+  override readonly name = 'TimeoutError';
+}
+
+export class Timers {
+  private readonly sleepers = new Map<number, Sleeper>();
+  // Timer ids are odd, cancel requests even: the two never collide in the ring.
+  private next = 1;
+
+  constructor(
+    private readonly ring: Ring,
+    private readonly scheduler: Scheduler,
+    /** called when a command was queued outside a loop turn, so the loop submits it */
+    private readonly poke: () => void = () => {},
+  ) {}
+
+  get size(): number {
+    return this.sleepers.size;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
+      return Promise.reject(new RangeError(`sleep: expected a finite number of milliseconds >= 0, got ${String(ms)}`));
+    }
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const id = this.next;
+    this.next += 2;
+    return new Promise<void>((resolve, reject) => {
+      const s: Sleeper = { resolve, reject, queue: this.scheduler.current() };
+      if (signal) {
+        s.signal = signal;
+        s.onAbort = () => this.cancel(id);
+        signal.addEventListener('abort', s.onAbort, { once: true });
+      }
+      this.sleepers.set(id, s);
+      this.ring.timeout(Math.round(ms * 1e6), id);
+      this.poke();
+    });
+  }
+
+  /** Asks the kernel to remove timer `id`; its completion (-ECANCELED) rejects the sleep. */
+  cancel(id: number): void {
+    if (!this.sleepers.has(id)) return;
+    this.ring.timeoutRemove(id, id + 1);
+    this.poke();
+  }
+
+  /** Routes the ring's completions of the last turn to their sleepers. */
+  deliver(): void {
+    this.ring.forEachCompletion(this.onCompletion);
+  }
+
+  private readonly onCompletion = (userData: number, res: number): void => {
+    if (userData % 2 === 0) return; // the completion of a cancel request itself
+    const s = this.sleepers.get(userData);
+    if (!s) return;
+    this.sleepers.delete(userData);
+    if (s.signal && s.onAbort) s.signal.removeEventListener('abort', s.onAbort);
+    const settle =
+      res === -ETIME || res === 0
+        ? s.resolve
+        : () => s.reject(res === -ECANCELED || res === -ENOENT ? abortReason(s.signal) : new Error(`timer failed: errno ${-res}`));
+    if (s.queue) this.scheduler.enqueue(s.queue, settle);
+    else settle();
+  };
+
+  /** At shutdown: every sleeper is rejected; the ring's close cancels the kernel side. */
+  cancelAll(): void {
+    for (const s of this.sleepers.values()) s.reject(new Error('the driver is shutting down'));
+    this.sleepers.clear();
+  }
+}
+
+function abortReason(signal?: AbortSignal): Error {
+  const r = signal?.reason;
+  return r instanceof Error ? r : new AbortedError('the sleep was aborted');
+}
