@@ -21,10 +21,19 @@ test('least-loaded driver of the caller TPC', () => {
 });
 
 test('equal loads rotate over the drivers', () => {
-  const { router } = setup();
+  const { loads, router } = setup();
+  for (const id of [0, 1, 2]) loads.get(id).pending = 2;
   const seen = new Set();
   for (let i = 0; i < 6; i++) seen.add(router.route({ fromTpc: 0 }).driver);
   assert.equal([...seen].sort(), [0, 1, 2]);
+});
+
+test('among idle drivers the last one used is kept (it is the hot one)', () => {
+  const { loads, router } = setup();
+  const first = router.route({ fromTpc: 0 }).driver;
+  for (let i = 0; i < 5; i++) assert.is(router.route({ fromTpc: 0 }).driver, first);
+  loads.get(first).pending = 1; // busy now: the next call goes elsewhere
+  assert.is.not(router.route({ fromTpc: 0 }).driver, first);
 });
 
 test('spill to another TPC only when every local driver is above the threshold', () => {

@@ -19,7 +19,7 @@ import { ParkWatch } from './park.js';
 import { BIG, ControlOp, Kind, endpointOfDriver } from './protocol.js';
 import { Ring } from './ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
-import { registry, type TaskContext, type TaskFn } from './tasks.js';
+import { LazyTaskContext, registry, type TaskFn } from './tasks.js';
 import { Timers } from './timers.js';
 import { Router } from './router.js';
 import { loadOf } from './load.js';
@@ -39,10 +39,6 @@ export function currentDriver(): JsDriver | undefined {
   return (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY];
 }
 
-interface Running {
-  controller: AbortController;
-  replyTo: number;
-}
 
 export class JsDriver {
   readonly id: number;
@@ -57,9 +53,11 @@ export class JsDriver {
   readonly router: Router;
   readonly stats: Float64Array;
   private readonly queues: TaskQueue[];
+  private readonly info: { id: number; name: string; tpc: number; pu: number };
   private tasks: TaskFn[] = [];
   private taskNames: string[] = [];
-  private readonly running = new Map<string, Running>();
+  /** async tasks still running, by "replyTo:callId": for cancels and shutdown */
+  private readonly running = new Map<string, LazyTaskContext>();
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
   private turnQueued = false;
@@ -80,6 +78,7 @@ export class JsDriver {
     this.name = d.name;
     this.tpc = d.tpc;
     this.pu = d.pu;
+    this.info = Object.freeze({ id: d.id, name: d.name, tpc: d.tpc, pu: d.pu });
     this.layout = init.layout;
     // Pinned (again: the thread inherited the PU from its creator) before
     // anything below allocates, so first-touch puts memory on our node.
@@ -178,10 +177,10 @@ export class JsDriver {
     if (this.spinMs <= 0) return false;
     const inbox = this.mailbox.inbox;
     const until = performance.now() + this.spinMs;
-    do {
+    for (let i = 1; ; i++) {
       if (!inbox.isEmpty() || this.ringHasCompletions()) return true;
-    } while (performance.now() < until);
-    return false;
+      if ((i & 31) === 0 && performance.now() >= until) return false;
+    }
   }
 
   /** Completions to reap: in the CQ, or held by the kernel until we enter it (DEFER_TASKRUN). No syscall. */
@@ -231,7 +230,11 @@ export class JsDriver {
   // ---------------------------------------------------------------------------
   // Messages.
 
+  /** one clock reading for every message of a drain: their arrival time */
+  private drainTime = 0;
+
   private pollInbox(): void {
+    this.drainTime = performance.now();
     const n = this.mailbox.inbox.drain(this.onMessage);
     this.stats[Stat.Messages]! += n;
   }
@@ -258,7 +261,7 @@ export class JsDriver {
           return;
         }
         this.pending++;
-        this.scheduler.spawn(queue, () => this.startTask(taskIndex, callId, replyTo, queue, args as unknown[]));
+        this.scheduler.spawn(queue, () => this.startTask(taskIndex, callId, replyTo, queue, args as unknown[]), this.drainTime);
         return;
       }
       case Kind.Result: {
@@ -268,7 +271,7 @@ export class JsDriver {
       }
       case Kind.Cancel: {
         const key = `${dv.getUint16(offset + 16, true)}:${dv.getFloat64(offset + 8, true)}`;
-        this.running.get(key)?.controller.abort(new Error('the caller aborted the task'));
+        this.running.get(key)?.abort(new Error('the caller aborted the task'));
         return;
       }
       case Kind.Control:
@@ -291,7 +294,7 @@ export class JsDriver {
         // The shutdown deadline passed: abort what still runs (the main
         // thread rejects the callers' promises) and stop at the end of this turn.
         const reason = new Error(`driver ${this.name} is shutting down: the shutdown deadline passed`);
-        for (const r of this.running.values()) r.controller.abort(reason);
+        for (const ctx of this.running.values()) ctx.abort(reason);
         this.running.clear();
         this.draining = true;
         this.forceExit = true;
@@ -324,9 +327,7 @@ export class JsDriver {
       this.finish(replyTo, callId, false, new Error(`driver ${this.name} has no task #${taskIndex} (its modules define ${this.taskNames.length})`));
       return undefined;
     }
-    const controller = new AbortController();
-    const key = `${replyTo}:${callId}`;
-    const ctx: TaskContext = { signal: controller.signal, driver: { id: this.id, name: this.name, tpc: this.tpc, pu: this.pu }, queue: queue.name };
+    const ctx = new LazyTaskContext(this.info, queue.name);
     const reg = registry();
     reg.current = ctx;
     let result: unknown;
@@ -342,7 +343,8 @@ export class JsDriver {
       this.finish(replyTo, callId, true, result);
       return undefined;
     }
-    this.running.set(key, { controller, replyTo });
+    const key = `${replyTo}:${callId}`;
+    this.running.set(key, ctx);
     return (result as Promise<unknown>).then(
       (v) => {
         this.running.delete(key);

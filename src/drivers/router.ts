@@ -45,6 +45,7 @@ export class Router {
   private readonly byTpc = new Map<number, RouteTarget[]>();
   private readonly tasks: RouteTarget[];
   private rr = 0;
+  private last = -1;
 
   constructor(
     targets: RouteTarget[],
@@ -95,7 +96,12 @@ export class Router {
     return list;
   }
 
-  /** Least pending, then least busy; ties rotate so equal drivers share work. */
+  /**
+   * Least pending, then least busy. Among idle drivers (nothing pending)
+   * the one used last wins: it is the one most likely still spinning, with
+   * warm caches, so back-to-back calls stay hot. Other ties rotate, so a
+   * burst spreads over equal drivers.
+   */
   private leastLoaded(list: RouteTarget[]): { id: number; tpc: number; pending: number } | undefined {
     let best: { id: number; tpc: number; pending: number; busy: number } | undefined;
     const n = list.length;
@@ -108,6 +114,14 @@ export class Router {
         best = { id: t.id, tpc: t.tpc, pending: l.pending, busy: l.busy };
       }
     }
+    if (best && best.pending === 0 && best.id !== this.last) {
+      const last = list.find((t) => t.id === this.last);
+      if (last) {
+        const l = this.load(last.id);
+        if (l.alive && l.pending === 0) best = { id: last.id, tpc: last.tpc, pending: 0, busy: l.busy };
+      }
+    }
+    if (best) this.last = best.id;
     return best;
   }
 

@@ -85,6 +85,10 @@ export async function start(config: GatioConfig = {}, opts: StartOptions = {}): 
   if (errors.length) throw new ConfigError(errors);
   const rt = new Runtime(p, settings, opts);
   current = rt;
+  if (settings.knobs.mainAffinity === 'spare') {
+    const used = new Set(p.drivers.map((d) => d.pu));
+    rt.confineMainThread(topo.allowed.pus.filter((pu) => !used.has(pu)));
+  }
   try {
     await rt.boot(opts.startTimeoutMs ?? 30_000);
   } catch (err) {
@@ -110,6 +114,7 @@ export class Runtime {
   private closing = false;
   private closed = false;
   private readonly stopWaiters = new Map<number, () => void>();
+  private mainAffinity: number[] | undefined;
 
   constructor(p: Plan, settings: RuntimeSettings, opts: StartOptions) {
     this.plan = p;
@@ -165,6 +170,13 @@ export class Runtime {
     this.watch = new ParkWatch(this.mainFd, this.onWake);
     this.watch.unref(); // only outstanding calls keep the process alive
     this.mailbox.inbox.prepareToPark();
+  }
+
+  /** Keeps the main thread off the drivers' PUs (when spare PUs exist) until shutdown. */
+  confineMainThread(spare: number[]): void {
+    if (spare.length === 0 || this.mainAffinity) return;
+    this.mainAffinity = threadBinding().cpus;
+    pinThread(spare);
   }
 
   /** Starts every driver thread and waits until all are ready. */
@@ -287,7 +299,8 @@ export class Runtime {
     this.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
     statsOf(this.mailbox, driver)[Stat.Pending]!++; // until the driver republishes: spreads a burst
     if (opts.signal) this.watchAbort(opts.signal, callId, endpoint);
-    this.mailbox.flush();
+    // No flush here: the pump (a microtask after the caller's synchronous
+    // code) wakes each parked driver once for the whole burst of spawns.
     this.schedulePump();
     return promise;
   }
@@ -333,6 +346,7 @@ export class Runtime {
 
   private readonly pump = (): void => {
     this.pumpQueued = false;
+    this.mailbox.flush(); // wake the drivers sent to since the last pump
     const inbox = this.mailbox.inbox;
     inbox.unparked();
     let n = inbox.drain(this.onMessage);
@@ -448,8 +462,16 @@ export class Runtime {
    * then aborts them; drains every ring, joins the threads, closes the
    * eventfds and frees the arenas. Idempotent.
    */
-  async shutdown(opts: ShutdownOptions = {}): Promise<{ aborted: number }> {
-    if (this.closed) return { aborted: 0 };
+  shutdown(opts: ShutdownOptions = {}): Promise<{ aborted: number }> {
+    // A second call, also while the first is still running, gets the first
+    // one's outcome: running the steps twice would replace the exit waiters
+    // (the first call then never finishes) and close the eventfds twice.
+    return (this.shutdownPromise ??= this.stop(opts));
+  }
+
+  private shutdownPromise: Promise<{ aborted: number }> | undefined;
+
+  private async stop(opts: ShutdownOptions): Promise<{ aborted: number }> {
     this.closing = true;
     const deadline = opts.deadline ?? 5000;
     const live = this.threads.filter((t) => t.worker);
@@ -482,6 +504,7 @@ export class Runtime {
     eventfdClose(this.mainFd);
     for (const a of this.mailbox.arenas) a.close();
     for (const a of this.arenas) a.close();
+    if (this.mainAffinity) pinThread(this.mainAffinity);
     this.closed = true;
     if (current === this) current = undefined;
     return { aborted };

@@ -250,11 +250,12 @@ export class Scheduler {
   }
 
   /** Queues one unit of work (a task start, a completion delivery, a resumption) on `queue`. */
-  enqueue(queue: TaskQueue, work: () => void): void {
+  /** `t`: when the work arrived (default now); a loop queuing a batch passes one reading for all. */
+  enqueue(queue: TaskQueue, work: () => void, t = this.now()): void {
     this.own(queue, 'enqueue');
     if (typeof work !== 'function') throw new TypeError(`enqueue on "${queue.name}": work must be a function, got ${describe(work)}`);
     if (queue.fifo.size === 0) this.wake(queue);
-    queue.fifo.push(work, this.now());
+    queue.fifo.push(work, t);
   }
 
   /**
@@ -263,7 +264,7 @@ export class Scheduler {
    * returned promise, which marks it handled: the caller's wrapper must
    * report its rejection (the driver sends it back to the spawner).
    */
-  spawn(queue: TaskQueue, task: () => unknown): void {
+  spawn(queue: TaskQueue, task: () => unknown, t = this.now()): void {
     if (typeof task !== 'function') throw new TypeError(`spawn on "${queue?.name}": task must be a function, got ${describe(task)}`);
     this.enqueue(queue, () => {
       queue.started++;
@@ -273,7 +274,7 @@ export class Scheduler {
         const done = () => void queue.running--;
         (r as PromiseLike<unknown>).then(done, done);
       }
-    });
+    }, t);
   }
 
   /**

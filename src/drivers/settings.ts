@@ -26,6 +26,13 @@ export interface RuntimeKnobs {
   restart?: boolean;
   /** SQ entries of each driver's ring (power of two; default 256) */
   ringEntries?: number;
+  /**
+   * 'spare' (default): while the runtime runs, the main thread (and threads
+   * it starts later, such as libuv's pool) may only run on allowed PUs that
+   * no driver uses, when there are any, so it never time-slices with a
+   * driver; 'any': leave its affinity alone.
+   */
+  mainAffinity?: 'spare' | 'any';
 }
 
 export interface RuntimeSettings {
@@ -35,7 +42,7 @@ export interface RuntimeSettings {
 }
 
 export const RUNTIME_KEYS = ['modules', 'queues', 'runtime'] as const;
-const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries'] as const;
+const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity'] as const;
 const QUEUE_KEYS = ['shares', 'latency'] as const;
 
 export const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
@@ -46,6 +53,7 @@ export const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
   spillThreshold: 64,
   restart: true,
   ringEntries: 256,
+  mainAffinity: 'spare',
 };
 
 export type IssueSink = (path: string, message: string, value: unknown) => void;
@@ -119,6 +127,10 @@ export function checkRuntimeSettings(cfg: Record<string, unknown>, error: IssueS
       num('quantumMs', (n) => Number.isFinite(n) && n > 0 && n <= 1000, 'expected milliseconds, more than 0 and at most 1000');
       num('spillThreshold', (n) => Number.isInteger(n) && n >= 0, 'expected a whole number of pending tasks');
       num('ringEntries', (n) => isPow2(n) && n >= 8 && n <= 32768, 'expected a power of two from 8 to 32768');
+      if (r.mainAffinity !== undefined) {
+        if (r.mainAffinity !== 'spare' && r.mainAffinity !== 'any') error('runtime.mainAffinity', 'expected "spare" or "any"', r.mainAffinity);
+        else out.knobs.mainAffinity = r.mainAffinity;
+      }
       if (r.restart !== undefined) {
         if (typeof r.restart !== 'boolean') error('runtime.restart', 'expected true or false', r.restart);
         else out.knobs.restart = r.restart;

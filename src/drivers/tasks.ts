@@ -17,6 +17,31 @@ export interface TaskContext {
   queue: string;
 }
 
+/**
+ * A task's context. The AbortController behind `signal` is made only when
+ * someone asks for the signal or aborts the task: most tasks never do, and
+ * an AbortController costs more than a small task.
+ */
+export class LazyTaskContext implements TaskContext {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  constructor(
+    readonly driver: TaskContext['driver'],
+    readonly queue: string,
+  ) {}
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#reason ??= reason;
+  }
+}
+
 interface Registry {
   tasks: Map<string, TaskFn>;
   /** the context of the task being started right now (valid synchronously at start) */
