@@ -40,3 +40,5 @@ export type { TaskContext, TaskFn } from './drivers/tasks.js';
 export { DriverDiedError } from './drivers/mailbox.js';
 export { TimeoutError, AbortedError } from './drivers/timers.js';
 export type { RuntimeKnobs, TaskQueueSettings } from './drivers/settings.js';
+export { channel, onChannel } from './drivers/channels.js';
+export type { Channel, ChannelHandler } from './drivers/channels.js';

@@ -21,6 +21,7 @@ import { Ring } from './ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from './tasks.js';
 import { Timers } from './timers.js';
+import { deliverChannel } from './channels.js';
 import { Router } from './router.js';
 import { loadOf } from './load.js';
 
@@ -277,9 +278,13 @@ export class JsDriver {
       case Kind.Control:
         this.onControl(dv.getUint32(offset + 4, true), dv.getFloat64(offset + 8, true), dv.getUint16(offset + 16, true), this.mailbox.body(bytes, offset, len));
         return;
-      case Kind.Channel:
-        channelDelivery?.(dv.getUint16(offset + 2, true), dv.getUint32(offset + 4, true), this.mailbox.body(bytes, offset, len));
+      case Kind.Channel: {
+        // Delivered as work of the default queue: handlers are scheduled like everything else.
+        const from = dv.getUint16(offset + 2, true);
+        const body = this.mailbox.body(bytes, offset, len);
+        this.scheduler.enqueue(this.queues[0]!, () => deliverChannel(from, body), this.drainTime);
         return;
+      }
       default:
         throw new Error(`driver ${this.name}: unknown message kind ${kind} in its inbox`);
     }
@@ -411,9 +416,4 @@ export class JsDriver {
   }
 }
 
-/** Set by channels.ts: delivers a channel message on this thread. */
-let channelDelivery: ((from: number, channel: number, value: unknown) => void) | undefined;
-export function setChannelDelivery(fn: typeof channelDelivery): void {
-  channelDelivery = fn;
-}
 

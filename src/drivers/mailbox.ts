@@ -32,7 +32,8 @@ export class Mailbox {
   readonly arenas: Arena[];
   readonly calls = new Map<number, PendingCall>();
   private readonly queues: (MessageQueue | undefined)[] = [];
-  private readonly backlog = new Map<number, Uint8Array[]>();
+  /** messages waiting for room in a full queue, per destination; `queued` is called once one is pushed */
+  private readonly backlog = new Map<number, { bytes: Uint8Array; queued?: () => void }[]>();
   private readonly dirty = new Set<number>();
   private nextCall = 1;
   // Messages are built here, then copied into a slot (or an arena block).
@@ -100,12 +101,16 @@ export class Mailbox {
     this.sendBody(endpoint, body);
   }
 
-  sendChannel(endpoint: number, channel: number, value: unknown): boolean {
+  /**
+   * CHANNEL: `value` for channel `name` on `endpoint`. True when it is in
+   * the destination's queue; false when the queue is full and the message
+   * waits here, `queued` being called once it is in (backpressure).
+   */
+  sendChannel(endpoint: number, name: string, value: unknown, queued: () => void): boolean {
     this.clearHeader();
     this.scratch[0] = Kind.Channel;
     this.u16[1] = this.self;
-    this.u32[1] = channel;
-    return this.sendBody(endpoint, value, false);
+    return this.sendBody(endpoint, [name, value], queued);
   }
 
   /**
@@ -118,7 +123,7 @@ export class Mailbox {
     for (const [endpoint, list] of this.backlog) {
       const q = this.queue(endpoint);
       let i = 0;
-      while (i < list.length && q.tryPush(list[i]!)) i++;
+      while (i < list.length && q.tryPush(list[i]!.bytes)) list[i++]!.queued?.();
       if (i > 0) this.dirty.add(endpoint);
       if (i === list.length) this.backlog.delete(endpoint);
       else {
@@ -187,11 +192,10 @@ export class Mailbox {
    * Too big for a slot: the body goes into an arena block of the
    * destination's TPC (local memory for the reader), which the reader frees.
    */
-  private sendBody(endpoint: number, value: unknown, backlogWhenFull = true): boolean {
+  private sendBody(endpoint: number, value: unknown, queued?: () => void): boolean {
     const q = this.queue(endpoint);
     let n = encodeInto(value, this.scratch, HEADER);
     let bytes: Uint8Array;
-    let block: { arena: Arena; offset: number } | undefined;
     if (n >= 0 && HEADER + n <= q.maxPayload) {
       bytes = this.scratch.subarray(0, HEADER + n);
     } else {
@@ -201,7 +205,6 @@ export class Mailbox {
       const tpc = this.layout.endpoints[endpoint]!.tpc;
       const arena = this.arenas[tpc]!;
       const offset = arena.alloc(n).offset; // throws ArenaExhaustedError (with stats) when the arena is full
-      block = { arena, offset };
       new Uint8Array(arena.buffer, offset, n).set(body);
       this.scratch[0]! |= BIG;
       const view = new DataView(this.scratch.buffer, HEADER, 16);
@@ -215,12 +218,10 @@ export class Mailbox {
       this.dirty.add(endpoint);
       return true;
     }
-    if (!backlogWhenFull) {
-      block?.arena.free(block.offset);
-      return false;
-    }
-    if (pending) pending.push(bytes.slice());
-    else this.backlog.set(endpoint, [bytes.slice()]);
-    return true;
+    // Full (or others already wait): keep a copy, in order, for flush().
+    const entry = { bytes: bytes.slice(), queued };
+    if (pending) pending.push(entry);
+    else this.backlog.set(endpoint, [entry]);
+    return false;
   }
 }

@@ -20,6 +20,7 @@ import { MessageQueue } from './queue.js';
 import { Router, type RouteReason } from './router.js';
 import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
 import type { ReadyMessage } from './worker-entry.js';
+import { deliverChannel } from './channels.js';
 
 export interface StartOptions {
   /** plan against this topology instead of the machine's (tests) */
@@ -104,7 +105,8 @@ export class Runtime {
   readonly taskNames: string[] = [];
   private readonly arenas: Arena[] = [];
   private readonly threads: DriverThread[] = [];
-  private readonly mailbox: Mailbox;
+  /** @internal the main thread's queues and pending calls */
+  readonly mailbox: Mailbox;
   private readonly router: Router;
   private readonly mainFd: number;
   private readonly watch: ParkWatch;
@@ -112,7 +114,6 @@ export class Runtime {
   private pumpQueued = false;
   private microPumps = 0;
   private closing = false;
-  private closed = false;
   private readonly stopWaiters = new Map<number, () => void>();
   private mainAffinity: number[] | undefined;
 
@@ -326,6 +327,11 @@ export class Runtime {
   // microtasks while they keep finding results, falling back to a libuv
   // turn (setImmediate) at least every millisecond so I/O never starves.
 
+  /** @internal something was queued from outside spawn(): make sure a pump runs */
+  poke(): void {
+    this.schedulePump();
+  }
+
   private schedulePump(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
@@ -365,7 +371,11 @@ export class Runtime {
 
   private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
     const kind = bytes[offset]! & ~BIG;
-    if (kind !== Kind.Result) return; // the main thread only receives results (and replies to control calls)
+    if (kind === Kind.Channel) {
+      deliverChannel(new DataView(bytes.buffer, bytes.byteOffset + offset + 2, 2).getUint16(0, true), this.mailbox.body(bytes, offset, len));
+      return;
+    }
+    if (kind !== Kind.Result) return; // otherwise the main thread only receives results (and replies to control calls)
     const callId = new DataView(bytes.buffer, bytes.byteOffset + offset + 8, 8).getFloat64(0, true);
     let value: unknown;
     try {
@@ -505,7 +515,6 @@ export class Runtime {
     for (const a of this.mailbox.arenas) a.close();
     for (const a of this.arenas) a.close();
     if (this.mainAffinity) pinThread(this.mainAffinity);
-    this.closed = true;
     if (current === this) current = undefined;
     return { aborted };
   }

@@ -1,0 +1,74 @@
+// Channels between the main thread and drivers: send, broadcast, replies to
+// the main thread, and backpressure when a receiver's queue is full.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { start, channel, onChannel } from '../dist/index.js';
+import { fixtures } from './_support.mjs';
+
+const modules = [join(fixtures, 'tasks', 'channel-tasks.mjs')];
+
+test('broadcast reaches every driver once; send reaches one', async () => {
+  const rt = await start({ modules });
+  try {
+    const ids = rt.driverStats().map((d) => d.id);
+    await channel('cfg').broadcast({ v: 1 });
+    await channel('cfg').send(ids[0], { v: 2 });
+    for (const id of ids) {
+      const got = await rt.spawn('received', [], { driver: id });
+      const expect = id === ids[0] ? [{ value: { v: 1 }, from: null }, { value: { v: 2 }, from: null }] : [{ value: { v: 1 }, from: null }];
+      assert.equal(got, expect, `driver ${id}`);
+    }
+    assert.throws(() => channel('cfg').send(99, 1), /no driver 99/);
+    await channel('cfg').broadcast(1, { tpc: 5 }).then(
+      () => assert.unreachable('no TPC 5'),
+      (e) => assert.match(e.message, /there is no TPC 5/),
+    );
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+test('drivers send to the main thread', async () => {
+  const rt = await start({ modules });
+  const got = [];
+  const stop = onChannel('up', (v, from) => got.push([v.i, from.driver]));
+  try {
+    const id = rt.driverStats()[0].id;
+    assert.is(await rt.spawn('tellMain', [50], { driver: id }), 50);
+    while (got.length < 50) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(got.map((g) => g[0]), [...Array(50).keys()], 'in order');
+    assert.ok(got.every((g) => g[1] === id), 'from names the driver');
+  } finally {
+    stop();
+    await rt.shutdown();
+  }
+});
+
+test('backpressure: sends wait while the receiver is busy and its queue full; nothing is lost', async () => {
+  const rt = await start({ modules, tpcs: [{ node: 0, cores: 1 }], runtime: { inboxSlots: 16 } });
+  try {
+    const busy = rt.spawn('block', [300]); // the driver reads nothing for 300 ms
+    await new Promise((r) => setTimeout(r, 20));
+    const ch = channel('cfg');
+    const sends = [];
+    let queuedAtOnce = 0;
+    for (let i = 0; i < 100; i++) {
+      const p = ch.send(0, i);
+      let done = false;
+      p.then(() => (done = true));
+      sends.push(p);
+      await Promise.resolve();
+      if (done) queuedAtOnce++;
+    }
+    assert.ok(queuedAtOnce < 20, `only what fits is queued while the driver is busy (${queuedAtOnce})`);
+    await busy;
+    await Promise.all(sends);
+    const got = await rt.spawn('received', []);
+    assert.equal(got.map((g) => g.value), [...Array(100).keys()]);
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+test.run();
