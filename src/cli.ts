@@ -8,6 +8,9 @@ import { plan, formatPlan } from './tpc/plan.js';
 import { loadConfig } from './tpc/load-config.js';
 import { ConfigError, formatIssues, type GatioConfig } from './tpc/config.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { start } from './drivers/runtime.js';
+import { fetchStats, formatStats, runningPids, serveControl, socketPath } from './drivers/control.js';
 
 const USAGE = `usage: gatio <command> [options]
 
@@ -19,10 +22,26 @@ commands:
       plan: TPCs, arenas, and one driver per PU; exit 1 listing every error
   doctor [--json]
       what this machine offers the runtime, what is missing, and the fixes
+  run CONFIG [--deadline MS]
+      start the runtime for CONFIG (its task modules load on every driver) and
+      keep it running; SIGINT/SIGTERM shut it down, letting accepted tasks
+      finish for up to MS (default 5000)
+  stats [--pid PID] [--json]
+      the stats of a running \`gatio run\` (or any process that called
+      serveControl): drivers, task queues, arenas, routing
   help
       this text`;
 
 class UsageError extends Error {}
+
+/** Prints a ConfigError as `config <file>: <path>: <why>` lines; rethrows anything else. */
+function reportConfigError(cmd: string, err: unknown, file: string | undefined): number {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`gatio ${cmd}: ${err.errors.length} error(s) in ${err.file ?? file ?? 'the default config'}:`);
+  console.error(formatIssues(err.errors, err.file ?? file));
+  if (err.warnings.length) console.error(formatIssues(err.warnings, err.file ?? file).replace(/^/gm, 'warning: '));
+  return 1;
+}
 
 function topologyOptions(values: Record<string, unknown>): TopologyOptions {
   const opts: TopologyOptions = {};
@@ -62,12 +81,56 @@ async function main(argv: string[]): Promise<number> {
         console.log(values.json ? JSON.stringify(p, null, 2) : formatPlan(p));
         return 0;
       } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        console.error(`gatio plan: ${err.errors.length} error(s) in ${err.file ?? file ?? 'the default config'}:`);
-        console.error(formatIssues(err.errors, err.file ?? file));
-        if (err.warnings.length) console.error(formatIssues(err.warnings, err.file ?? file).replace(/^/gm, 'warning: '));
-        return 1;
+        return reportConfigError('plan', err, file);
       }
+    }
+    case 'run': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { deadline: { type: 'string', default: '5000' } },
+        strict: true,
+        allowPositionals: true,
+      });
+      if (positionals.length !== 1) throw new UsageError('run takes one CONFIG file');
+      const deadline = Number(values.deadline);
+      if (!(deadline >= 0)) throw new UsageError(`--deadline: expected milliseconds, got "${values.deadline}"`);
+      const file = resolvePath(positionals[0]!);
+      let rt;
+      try {
+        rt = await start(await loadConfig(file), { baseDir: dirname(file) });
+      } catch (err) {
+        return reportConfigError('run', err, file);
+      }
+      const server = await serveControl(rt);
+      const p = rt.plan;
+      console.log(`gatio: running ${p.drivers.length} driver(s) in ${p.tpcs.length} TPC(s) (pid ${process.pid}; stats: gatio stats --pid ${process.pid}; socket ${socketPath(process.pid)})`);
+      if (rt.taskNames.length) console.log(`gatio: tasks ${rt.taskNames.join(', ')}`);
+      // Keep the process alive until a signal says otherwise.
+      const keepAlive = setInterval(() => {}, 1 << 30);
+      const signal = await new Promise<NodeJS.Signals>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
+      console.log(`gatio: ${signal}: shutting down (deadline ${deadline} ms)`);
+      const { aborted } = await rt.shutdown({ deadline });
+      server.close();
+      clearInterval(keepAlive);
+      console.log(`gatio: stopped${aborted ? `; ${aborted} task(s) aborted at the deadline` : ''}`);
+      return 0;
+    }
+    case 'stats': {
+      const { values } = parseArgs({ args: rest, options: { pid: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+      let pid: number;
+      if (values.pid !== undefined) pid = Number(values.pid);
+      else {
+        const pids = runningPids();
+        if (pids.length === 0) throw new Error('no running gatio runtime found (start one with: gatio run CONFIG)');
+        if (pids.length > 1) throw new UsageError(`several gatio runtimes are running (pids ${pids.join(', ')}): choose one with --pid`);
+        pid = pids[0]!;
+      }
+      const s = await fetchStats(pid);
+      console.log(values.json ? JSON.stringify(s, null, 2) : formatStats(s));
+      return 0;
     }
     case 'doctor': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true });

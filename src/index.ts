@@ -42,3 +42,5 @@ export { TimeoutError, AbortedError } from './drivers/timers.js';
 export type { RuntimeKnobs, TaskQueueSettings } from './drivers/settings.js';
 export { channel, onChannel } from './drivers/channels.js';
 export type { Channel, ChannelHandler } from './drivers/channels.js';
+export { serveControl, fetchStats, formatStats } from './drivers/control.js';
+export type { RuntimeStats } from './drivers/control.js';

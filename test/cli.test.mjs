@@ -1,7 +1,7 @@
 // The gatio command as a user runs it: exit statuses, JSON and readable output.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,48 @@ test('usage errors exit 2 with the usage text', () => {
   assert.match(r.stderr, /usage: gatio/);
   const both = gatio('topology', '--synthetic', 'Core:2', '--xml', 'x.xml');
   assert.is(both.status, 2);
+});
+
+test('run CONFIG serves stats, and SIGTERM shuts it down cleanly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
+  const file = join(dir, 'gatio.json');
+  writeFileSync(file, JSON.stringify({ modules: [join(fixtures, 'tasks', 'channel-tasks.mjs')], queues: { rpc: { shares: 2 } } }));
+  const child = spawn(process.execPath, [join(root, 'bin', 'gatio.mjs'), 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  try {
+    const until = Date.now() + 20000;
+    while (!/tasks block, received/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.match(out, /running \d+ driver\(s\) in 1 TPC\(s\) \(pid \d+/);
+    const s = gatio('stats', '--pid', String(child.pid), '--json');
+    assert.is(s.status, 0, s.stderr);
+    const stats = JSON.parse(s.stdout);
+    assert.ok(stats.drivers.length >= 1);
+    assert.ok(stats.drivers.every((d) => d.state === 'running'));
+    assert.equal(stats.drivers[0].queues.map((q) => [q.name, q.shares]), [['default', 1], ['rpc', 2]]);
+    const text = gatio('stats', '--pid', String(child.pid));
+    assert.match(text.stdout, /tpc0\/hybrid0/);
+    assert.match(text.stdout, /routing: /);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.is(await exited, 0);
+  assert.match(out, /SIGTERM: shutting down/);
+  assert.match(out, /gatio: stopped/);
+  const gone = gatio('stats', '--pid', String(child.pid));
+  assert.is(gone.status, 1);
+  assert.match(gone.stderr, /no gatio runtime answers for process/);
+});
+
+test('run with an invalid config: exit 1 with the errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
+  const file = join(dir, 'bad.json');
+  writeFileSync(file, JSON.stringify({ queues: { rpc: { shares: -1 } } }));
+  const r = gatio('run', file);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /queues\.rpc\.shares: expected a positive number/);
 });
 
 test.run();
