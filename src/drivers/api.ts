@@ -8,6 +8,7 @@ import { TimeoutError } from './timers.js';
 import { endpointOfDriver } from './protocol.js';
 import { Stat } from './layout.js';
 import { statsOf } from './load.js';
+import { allocShared, type SharedBuffer } from './shared-buffer.js';
 
 /** Resolves after `ms` milliseconds: a ring timer on a driver, a Node timer elsewhere. */
 export function sleep(ms: number, opts: { signal?: AbortSignal } = {}): Promise<void> {
@@ -112,4 +113,17 @@ function spawnFromDriver<T>(d: NonNullable<ReturnType<typeof currentDriver>>, na
 export function driverInfo(): { id: number; name: string; tpc: number; pu: number } | null {
   const d = currentDriver();
   return d ? { id: d.id, name: d.name, tpc: d.tpc, pu: d.pu } : null;
+}
+
+/**
+ * A SharedBuffer of `size` bytes in a TPC arena (default: the caller's TPC;
+ * the main thread's is the runtime's mainTpc): pass it to spawn() or a
+ * channel and the receiver sees the same memory, nothing is copied.
+ */
+export function sharedBuffer(size: number, opts: { tpc?: number } = {}): SharedBuffer {
+  const d = currentDriver();
+  if (d) return allocShared(d.mailbox.arenas, opts.tpc ?? d.tpc, size);
+  const rt = currentRuntime();
+  if (!rt) throw new Error('gatio: sharedBuffer() needs a running runtime (start(config) first, or call it on a driver)');
+  return allocShared(rt.mailbox.arenas, opts.tpc ?? rt.layout.mainTpc, size);
 }

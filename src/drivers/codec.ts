@@ -35,7 +35,18 @@ const T_ERROR = 0x11; // name, message (strings), stack (string | undefined), pr
 const T_V8 = 0x12; // u32 byte length, v8.serialize bytes
 const T_U8 = 0x13; // u32 byte length, bytes: a Uint8Array (decoded as a copy)
 const T_BUFFER = 0x14; // u32 byte length, bytes: a Buffer (decoded as a copy)
+const T_SHARED = 0x15; // u32 tpc, f64 offset, u32 length: a view of arena memory, not its bytes (shared-buffer.ts)
 const T_SMALL = 0x80; // | n, for integers 0..127
+
+/**
+ * Objects that travel as a reference to arena memory rather than as bytes
+ * carry this method, returning where they are; the receiving thread turns
+ * the reference back into an object with the resolver installed under
+ * SHARED_RESOLVER (a Mailbox installs one per thread).
+ */
+export const SHARED_REF = Symbol.for('gatio.sharedRef');
+export const SHARED_RESOLVER = Symbol.for('gatio.sharedResolver');
+type SharedRef = { tpc: number; offset: number; length: number };
 
 /** Arrays/objects nested deeper than this go through v8.serialize (which also handles cycles). */
 export const MAX_DEPTH = 64;
@@ -284,6 +295,18 @@ function writeObject(o: object, depth: number): void {
     ensure(9);
     buf[pos++] = T_DATE;
     writeF64(o.getTime());
+    return;
+  }
+  const ref = (o as { [SHARED_REF]?: () => SharedRef })[SHARED_REF];
+  if (typeof ref === 'function') {
+    const r = ref.call(o);
+    ensure(17);
+    buf[pos] = T_SHARED;
+    putU32(pos + 1, r.tpc);
+    pos += 5;
+    writeF64(r.offset);
+    putU32(pos, r.length);
+    pos += 4;
     return;
   }
   if (proto === u8Proto || proto === bufferProto) {
@@ -795,6 +818,15 @@ function readValue(depth: number): unknown {
       rpos += n;
       const bytes = src.subarray(at, at + n);
       return t === T_U8 ? bytes.slice() : Buffer.from(bytes); // copies: src may be an arena block about to be freed
+    }
+    case T_SHARED: {
+      need(16, 'a shared buffer reference');
+      const tpc = readU32();
+      const offset = readF64();
+      const length = readU32();
+      const resolve = (globalThis as { [SHARED_RESOLVER]?: (r: SharedRef) => unknown })[SHARED_RESOLVER];
+      if (!resolve) throw new CodecError('a shared buffer arrived on a thread that has no gatio runtime to map it', 'ERR_GATIO_CORRUPT');
+      return resolve({ tpc, offset, length });
     }
     case T_V8: {
       need(4, 'a v8 value length');

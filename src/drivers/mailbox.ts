@@ -11,6 +11,7 @@ import { decode, encode, encodeInto } from './codec.js';
 import type { ArenaRef, Layout } from './layout.js';
 import { BIG, HEADER, Kind } from './protocol.js';
 import { MessageQueue } from './queue.js';
+import { installSharedResolver } from './shared-buffer.js';
 
 export interface PendingCall {
   resolve(value: unknown): void;
@@ -47,6 +48,7 @@ export class Mailbox {
     readonly self: number,
   ) {
     this.arenas = layout.arenas.map((id) => Arena.attach(id));
+    installSharedResolver(this.arenas);
     this.inbox = this.queue(self);
   }
 

@@ -1,0 +1,52 @@
+// Large binary data between threads without copying: a SharedBuffer is a
+// block of a TPC arena. Passed in spawn() arguments, results or channel
+// messages it travels as (TPC, offset, length), and the receiver gets a
+// SharedBuffer over the same memory.
+//
+// Ownership: one block, many views. Whoever is done with it last calls
+// release() (any thread may); until then nobody may free it, and after it
+// no view may be used. The usual pattern: the producer allocates and fills,
+// passes it on, and the consumer releases it.
+import type { Arena } from '../tpc/arena.js';
+import { SHARED_REF, SHARED_RESOLVER } from './codec.js';
+
+export class SharedBuffer {
+  /** the bytes, a view over arena memory (no copy) */
+  readonly bytes: Uint8Array;
+
+  constructor(
+    private readonly arena: Arena,
+    readonly tpc: number,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    this.bytes = new Uint8Array(arena.buffer, offset, length);
+  }
+
+  /** Frees the arena block. Once, by the last user. */
+  release(): void {
+    this.arena.free(this.offset);
+  }
+
+  [SHARED_REF](): { tpc: number; offset: number; length: number } {
+    return { tpc: this.tpc, offset: this.offset, length: this.length };
+  }
+}
+
+/** Lets the codec on this thread turn references into SharedBuffers over `arenas` (by TPC). */
+export function installSharedResolver(arenas: Arena[]): void {
+  (globalThis as { [SHARED_RESOLVER]?: unknown })[SHARED_RESOLVER] = (r: { tpc: number; offset: number; length: number }) => {
+    const arena = arenas[r.tpc];
+    if (!arena) throw new Error(`a shared buffer names TPC ${r.tpc}, which this runtime does not have`);
+    return new SharedBuffer(arena, r.tpc, r.offset, r.length);
+  };
+}
+
+/** A block of `size` bytes in a TPC arena. */
+export function allocShared(arenas: Arena[], tpc: number, size: number): SharedBuffer {
+  const arena = arenas[tpc];
+  if (!arena) throw new RangeError(`sharedBuffer: there is no TPC ${tpc} (TPCs 0-${arenas.length - 1})`);
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`sharedBuffer: size must be a whole number of bytes > 0, got ${size}`);
+  const block = arena.alloc(size);
+  return new SharedBuffer(arena, tpc, block.offset, size);
+}
