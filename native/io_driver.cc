@@ -1,7 +1,623 @@
+// Native io drivers: one pinned thread per `io` driver of the plan, serving
+// I/O requests from its inbox queue through its own io_uring. No JavaScript
+// runs on it. Design and protocol: docs/drivers.md ("Native io drivers");
+// message layouts: io_driver.h / src/drivers/protocol.ts.
+//
+// The loop (Loop::Serve), on the driver's thread only:
+//   pop requests (at most as many as the ring may have in flight) and turn
+//   each into an SQE -> submit, reap -> push one IoDone per completion to
+//   the endpoint the request names -> wake each endpoint pushed to if it is
+//   parked (once per turn) -> nothing to do: park (PrepareToPark on the
+//   inbox, then wait in io_uring_enter; a multishot POLL_ADD on the inbox's
+//   eventfd turns a producer's wakeup into a completion) -> Unparked.
+//
+// Ownership:
+// - A buffer (or OPENAT path) named in a request belongs to the requester
+//   from the moment it sends the request until it has read the IoDone: the
+//   kernel may read or write it until then. The driver never frees, copies
+//   or keeps it. It only checks that [buf, buf + len) lies inside the arena.
+// - The arenas: IoDriver holds each arena's v8::BackingStore, so every byte
+//   a request may name (and every queue) stays mapped while the thread runs.
+//   The stores are taken and dropped on the JS thread that started the
+//   driver; the io thread uses raw pointers only.
+// - Stop: the thread cancels everything in flight and waits for every
+//   completion (Ring::Close, up to 10 s) before it exits, so the kernel never
+//   writes into memory after ioDriverStop returns. If ops are still running
+//   at that deadline the stores are leaked on purpose (a leak, never a
+//   kernel write into freed memory).
+#include "io_driver.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <v8.h>
+
 #include "addon.h"
+#include "queue.h"
+#include "ring.h"
 
 namespace gatio {
+namespace {
 
-void InitIoDriver(Napi::Env env, Napi::Object exports) {}
+constexpr uint64_t kPollTag = (1ull << 53) - 1;  // user_data of our POLL_ADD on the inbox eventfd; ops use slot indices
+constexpr int64_t kParkNs = 1000000000;          // one sleep's bound: a safety net, wakeups come through the poll
+constexpr int64_t kRetryNs = 100000;             // a reply queue was full: try again this soon
+constexpr int64_t kNoPollNs = 1000000;           // sleep bound if the eventfd poll ever fails
+constexpr int kCloseTimeoutMs = 10000;
+constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
+
+bool WholeIn(double v, double lo, double hi) { return std::isfinite(v) && v == std::floor(v) && v >= lo && v < hi; }
+
+// A spin-wait hint: lets an SMT sibling run, saves power.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Span {
+  uint8_t* base;
+  uint64_t bytes;
+};
+
+// Shared by the JS thread that starts/stops the driver and the io thread.
+struct IoDriver {
+  // Written before the thread starts, read-only afterwards.
+  uint32_t handle = 0;
+  uint16_t driverId = 0;
+  int pu = -1;
+  int eventfd = -1;  // the inbox's eventfd; owned by the runtime, which closes it only after stop
+  unsigned ringEntries = 256;
+  int64_t spinNs = 0;
+  std::vector<Span> arenas;         // by TPC index
+  std::vector<QueueRef> endpoints;  // every endpoint's inbox, by endpoint number
+  std::optional<QueueRef> inbox;
+  double* stats = nullptr;  // kStatSlots Float64 values in the arena
+
+  // The JS thread's.
+  napi_env env = nullptr;
+  std::vector<std::shared_ptr<v8::BackingStore>> stores;  // keep the arenas mapped
+  pthread_t thread{};
+
+  std::atomic<bool> stop{false};
+
+  // Start handshake: the thread reports once, ioDriverStart waits for it.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool reported = false;
+  int initErr = 0;
+  std::string initWhy;
+  pid_t tid = 0;
+  int cpu = -1;
+  TaskRun mode = TaskRun::kNone;
+  unsigned sqEntries = 0, cqEntries = 0, maxInFlight = 0;
+
+  // Written by the thread before it exits; read after the join.
+  bool drained = true;
+  uint64_t dropped = 0;  // malformed requests (no valid reply endpoint): nobody to answer
+  std::string failure;   // why the loop stopped early, if it did
+};
+
+class Loop {
+ public:
+  explicit Loop(IoDriver* d) : d_(d) {}
+
+  void Run() {
+    std::string why;
+    RingConfig cfg;
+    cfg.entries = d_->ringEntries;
+    cfg.mode = TaskRun::kAuto;  // no base: we prepare SQEs ourselves, against the request's arena
+    int rc = ring_.Init(cfg, &why);
+    if (rc == 0) rc = ArmPoll(&why);
+    if (rc == 0) {
+      // Leave CQ room for the poll's and the close's own completions.
+      cap_ = ring_.cqEntries() > 8 ? ring_.cqEntries() - 4 : ring_.cqEntries() / 2;
+      ops_.resize(cap_);
+      for (uint32_t i = cap_; i > 0; i--) free_.push_back(i - 1);
+      backlog_.resize(d_->endpoints.size());
+      dirty_.assign(d_->endpoints.size(), 0);
+      cpl_.resize(ring_.cqEntries());
+      Publish();
+    }
+    Report(rc, why);
+    if (rc < 0) return;
+    try {
+      Serve();
+    } catch (const std::exception& e) {  // a corrupt queue (QueueRef::Drain): stop serving, say why
+      d_->failure = e.what();
+    }
+    if (!d_->failure.empty()) {
+      std::fprintf(stderr, "gatio: io driver %u (PU %d) stopped serving: %s\n", d_->driverId, d_->pu, d_->failure.c_str());
+    }
+    d_->drained = ring_.Close(kCloseTimeoutMs);  // cancels everything, waits for every completion
+    inFlight_ = 0;
+    backlogged_ = 0;
+    Publish();
+  }
+
+ private:
+  struct Op {
+    double callId;
+    uint16_t replyTo;
+    uint8_t op;
+  };
+
+  void Report(int rc, const std::string& why) {
+    std::lock_guard<std::mutex> lock(d_->mu);
+    d_->initErr = rc < 0 ? -rc : 0;
+    d_->initWhy = why;
+    d_->tid = tid_;
+    d_->cpu = sched_getcpu();
+    d_->mode = ring_.mode();
+    d_->sqEntries = rc == 0 ? ring_.sqEntries() : 0;
+    d_->cqEntries = rc == 0 ? ring_.cqEntries() : 0;
+    d_->maxInFlight = cap_;
+    d_->reported = true;
+    d_->cv.notify_all();
+  }
+
+  void Serve() {
+    std::string why;
+    while (!d_->stop.load(std::memory_order_acquire)) {
+      turns_++;
+      uint32_t popped = 0;
+      if (inFlight_ < cap_) popped = d_->inbox->Drain([this](const uint8_t* p, uint32_t n) { OnRequest(p, n); }, cap_ - inFlight_);
+      messages_ += popped;
+      int rc = ring_.Submit(0, &why);
+      if (rc < 0) return Fail("io_uring_enter", rc);
+      unsigned reaped = ReapAll();
+      Flush();
+      Publish();
+      if (popped > 0 || reaped > 0) continue;
+      if (d_->stop.load(std::memory_order_acquire)) break;
+      // Idle, or blocked on something other than the inbox.
+      int64_t bound = pollBroken_ ? kNoPollNs : kParkNs;
+      if (backlogged_ > 0) {
+        rc = ring_.Submit(kRetryNs, &why);  // a reply queue is full: its consumer will make room
+      } else if (inFlight_ >= cap_) {
+        rc = ring_.Submit(bound, &why);  // the ring is full: requests wait in the inbox until an op completes
+      } else if (Spin()) {
+        continue;
+      } else if (d_->inbox->PrepareToPark()) {
+        parks_++;
+        Publish();
+        rc = ring_.Submit(bound, &why);  // an op completes, or a producer writes the eventfd (the poll completes)
+        d_->inbox->Unparked();
+        wakeups_++;
+      }
+      if (rc < 0) return Fail("io_uring_enter (waiting)", rc);
+    }
+  }
+
+  void Fail(const char* what, int rc) { d_->failure = std::string(what) + ": " + std::strerror(-rc); }
+
+  // Polls inbox and ring for spinNs before parking; true when work showed up.
+  bool Spin() {
+    if (d_->spinNs <= 0) return false;
+    const int64_t until = NowNs() + d_->spinNs;
+    do {
+      if (!d_->inbox->IsEmpty() || (inFlight_ > 0 && ring_.More())) return true;
+      CpuRelax();
+    } while (NowNs() < until && !d_->stop.load(std::memory_order_relaxed));
+    return false;
+  }
+
+  // A multishot POLL_ADD on the inbox eventfd: a producer's wakeup (and
+  // ioDriverStop's) becomes a CQE, which ends our wait in io_uring_enter.
+  int ArmPoll(std::string* why) {
+    io_uring_sqe* sqe = ring_.Sqe(why);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_poll_multishot(sqe, d_->eventfd, POLLIN);
+    sqe->user_data = kPollTag;
+    return 0;
+  }
+
+  unsigned ReapAll() {
+    unsigned total = 0, n;
+    while ((n = ring_.Reap(cpl_.data(), static_cast<unsigned>(cpl_.size()))) > 0) {
+      for (unsigned i = 0; i < n; i++) OnCompletion(cpl_[i]);
+      total += n;
+    }
+    return total;
+  }
+
+  void OnCompletion(const RingCompletion& c) {
+    const uint64_t ud = static_cast<uint64_t>(c.userData);
+    if (ud == kPollTag) {
+      uint64_t count;
+      while (read(d_->eventfd, &count, sizeof count) < 0 && errno == EINTR) {  // non-blocking: drains it
+      }
+      if (c.flags & IORING_CQE_F_MORE) return;
+      // The kernel ended the multishot poll (CQ overflow, or an error): re-arm it.
+      std::string why;
+      if (c.res < 0 && c.res != -ECANCELED) {
+        if (!pollBroken_) {
+          std::fprintf(stderr, "gatio: io driver %u: polling its inbox eventfd failed (%s); falling back to 1 ms sleeps\n",
+                       d_->driverId, std::strerror(-c.res));
+        }
+        pollBroken_ = true;
+      } else if (!d_->stop.load(std::memory_order_relaxed)) {
+        ArmPoll(&why);
+      }
+      return;
+    }
+    if (ud >= ops_.size()) return;  // not ours (cannot happen: Ring::Reap hides its own tags)
+    const Op op = ops_[ud];
+    free_.push_back(static_cast<uint32_t>(ud));
+    inFlight_--;
+    completed_++;
+    Reply(op.replyTo, op.op, op.callId, c.res, c.flags);
+  }
+
+  // One request, copied out of the slot once and checked on the copy (the
+  // producer could still scribble on shared memory; the copy is what we use).
+  void OnRequest(const uint8_t* p, uint32_t len) {
+    IoRequestMsg r;
+    if (len < sizeof r || p[0] != kKindIoRequest) {
+      d_->dropped++;
+      return;
+    }
+    std::memcpy(&r, p, sizeof r);
+    if (r.replyTo >= d_->endpoints.size() || !WholeIn(r.callId, 0, kMaxSafe)) {
+      d_->dropped++;  // no one to answer
+      return;
+    }
+    int err = Prepare(r);
+    if (err < 0) Reply(r.replyTo, r.op, r.callId, err, 0);
+  }
+
+  // Queues the request's SQE: 0, or a negated errno to answer with.
+  int Prepare(const IoRequestMsg& r) {
+    uint8_t* buf = nullptr;
+    if (r.op == kOpRead || r.op == kOpWrite || r.op == kOpOpenat) {
+      if (r.bufArena >= d_->arenas.size() || !WholeIn(r.buf, 0, kMaxSafe)) return -EFAULT;
+      const Span& a = d_->arenas[r.bufArena];
+      if (static_cast<uint64_t>(r.buf) + r.len > a.bytes) return -EFAULT;
+      buf = a.base + static_cast<uint64_t>(r.buf);
+    }
+    switch (r.op) {
+      case kOpOpenat:
+        if (r.len == 0 || buf[r.len - 1] != 0) return -EINVAL;  // the path must end with its NUL inside [buf, buf + len)
+        break;
+      case kOpRead:
+      case kOpWrite:
+        if (r.off != -1 && !WholeIn(r.off, 0, kMaxSafe)) return -EINVAL;
+        break;
+      case kOpNop:
+      case kOpClose:
+      case kOpFsync:
+        break;
+      default:
+        return -EOPNOTSUPP;
+    }
+    std::string why;
+    io_uring_sqe* sqe = ring_.Sqe(&why);
+    if (!sqe) return -EBUSY;
+    const uint64_t off = r.off < 0 ? ~0ull : static_cast<uint64_t>(r.off);  // ~0: the file position
+    switch (r.op) {
+      case kOpNop: io_uring_prep_nop(sqe); break;
+      case kOpOpenat: io_uring_prep_openat(sqe, r.fd, reinterpret_cast<const char*>(buf), static_cast<int>(r.flags), r.mode); break;
+      case kOpClose: io_uring_prep_close(sqe, r.fd); break;
+      case kOpRead: io_uring_prep_read(sqe, r.fd, buf, r.len, off); break;
+      case kOpWrite: io_uring_prep_write(sqe, r.fd, buf, r.len, off); break;
+      case kOpFsync: io_uring_prep_fsync(sqe, r.fd, r.flags & IORING_FSYNC_DATASYNC); break;
+    }
+    const uint32_t slot = free_.back();  // cap_ bounds inFlight_, so a slot is free
+    free_.pop_back();
+    ops_[slot] = {r.callId, r.replyTo, r.op};
+    sqe->user_data = slot;
+    inFlight_++;
+    return 0;
+  }
+
+  // Completions are never dropped: a full reply queue keeps them here, in
+  // order, until its consumer makes room (Flush retries every turn).
+  void Reply(uint16_t ep, uint8_t op, double callId, int32_t res, uint32_t flags) {
+    const IoDoneMsg m{kKindIoDone, op, d_->driverId, res, callId, flags, 0};
+    if (backlog_[ep].empty() && d_->endpoints[ep].TryPush(&m, sizeof m)) {
+      MarkDirty(ep);
+      return;
+    }
+    backlog_[ep].push_back(m);
+    backlogged_++;
+  }
+
+  void MarkDirty(uint16_t ep) {
+    if (dirty_[ep]) return;
+    dirty_[ep] = 1;
+    dirtyList_.push_back(ep);
+  }
+
+  // Retries backlogged replies, then wakes each endpoint pushed to (only a
+  // parked one costs a syscall: QueueRef::WakeIfParked).
+  void Flush() {
+    if (backlogged_ > 0) {
+      for (uint16_t ep = 0; ep < backlog_.size(); ep++) {
+        auto& list = backlog_[ep];
+        while (!list.empty() && d_->endpoints[ep].TryPush(&list.front(), sizeof(IoDoneMsg))) {
+          list.pop_front();
+          backlogged_--;
+          MarkDirty(ep);
+        }
+      }
+    }
+    for (uint16_t ep : dirtyList_) {
+      d_->endpoints[ep].WakeIfParked();
+      dirty_[ep] = 0;
+    }
+    dirtyList_.clear();
+  }
+
+  void Publish() {
+    auto set = [&](unsigned i, double v) { std::atomic_ref<double>(d_->stats[i]).store(v, std::memory_order_relaxed); };
+    set(kStatPending, static_cast<double>(inFlight_ + backlogged_));
+    set(kStatParks, static_cast<double>(parks_));
+    set(kStatWakeups, static_cast<double>(wakeups_));
+    set(kStatTurns, static_cast<double>(turns_));
+    set(kStatMessages, static_cast<double>(messages_));
+    set(kStatRingSubmissions, static_cast<double>(ring_.stats().submitted));
+    set(kStatRingCompletions, static_cast<double>(completed_));  // ops only, not the eventfd poll's
+    set(kStatTid, static_cast<double>(tid_));
+    set(kStatCpu, static_cast<double>(sched_getcpu()));
+    set(kStatUpdated, static_cast<double>(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
+  }
+
+  IoDriver* d_;
+  Ring ring_;
+  unsigned cap_ = 0;        // user ops the ring may have in flight
+  unsigned inFlight_ = 0;   // user ops submitted or queued, not yet completed
+  std::vector<Op> ops_;     // by slot (= user_data)
+  std::vector<uint32_t> free_;
+  std::vector<std::deque<IoDoneMsg>> backlog_;  // by endpoint
+  size_t backlogged_ = 0;
+  std::vector<uint8_t> dirty_;
+  std::vector<uint16_t> dirtyList_;
+  std::vector<RingCompletion> cpl_;
+  bool pollBroken_ = false;
+  uint64_t parks_ = 0, wakeups_ = 0, turns_ = 0, messages_ = 0, completed_ = 0;
+  pid_t tid_ = static_cast<pid_t>(syscall(SYS_gettid));  // Loop is constructed on its thread
+};
+
+void* ThreadMain(void* arg) {
+  auto* d = static_cast<IoDriver*>(arg);
+  char name[16];
+  std::snprintf(name, sizeof name, "gatio-io%u", unsigned{d->driverId});
+  pthread_setname_np(pthread_self(), name);
+  // Everything the loop allocates (ring, tables) is allocated here, pinned, so first touch puts it on our node.
+  try {
+    Loop loop(d);
+    loop.Run();
+  } catch (const std::exception& e) {  // allocation failure during setup
+    std::lock_guard<std::mutex> lock(d->mu);
+    if (!d->reported) {
+      d->initErr = ENOMEM;
+      d->initWhy = std::string("setting up: ") + e.what();
+      d->reported = true;
+      d->cv.notify_all();
+    } else {
+      d->failure = e.what();
+    }
+  }
+  return nullptr;
+}
+
+// ---- registry and binding -------------------------------------------------
+
+struct Registry {
+  std::mutex mu;
+  std::unordered_map<uint32_t, IoDriver*> byHandle;
+  uint32_t next = 1;
+};
+Registry& registry() {
+  static Registry* r = new Registry;  // leaked on purpose: threads may outlive static destructors
+  return *r;
+}
+
+// Stops the thread and joins it; then drops the arena references on this
+// (the JS) thread, or leaks them if ops were still running at the deadline.
+void StopAndJoin(IoDriver* d) {
+  d->stop.store(true, std::memory_order_seq_cst);
+  while (eventfd_write(d->eventfd, 1) != 0 && errno == EINTR) {  // ends its wait: the poll completes
+  }
+  pthread_join(d->thread, nullptr);
+  if (!d->drained) new std::vector<std::shared_ptr<v8::BackingStore>>(std::move(d->stores));
+}
+
+void OnEnvTeardown(void* arg) {
+  auto* d = static_cast<IoDriver*>(arg);
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    registry().byHandle.erase(d->handle);
+  }
+  StopAndJoin(d);
+  delete d;
+}
+
+double Field(Napi::Object o, const char* key, double lo, double hi, std::optional<double> dflt = std::nullopt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && dflt) return *dflt;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("ioDriverStart: ") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!WholeIn(d, lo, hi)) {
+    char b[200];
+    std::snprintf(b, sizeof b, "ioDriverStart: %s must be a whole number in [%.17g, %.17g), got %.17g", key, lo, hi, d);
+    throw Napi::RangeError::New(o.Env(), b);
+  }
+  return d;
+}
+
+// The formatted queue at `offset` of arena `tpc`, or a clear error.
+QueueRef QueueAt(Napi::Env env, const IoDriver& d, double tpc, double offset, const std::string& what) {
+  if (tpc >= d.arenas.size()) {
+    throw Napi::RangeError::New(env, "ioDriverStart: " + what + ": TPC " + std::to_string(static_cast<long>(tpc)) + " has no arena (" +
+                                         std::to_string(d.arenas.size()) + " arenas)");
+  }
+  const Span& a = d.arenas[static_cast<size_t>(tpc)];
+  uint64_t off = static_cast<uint64_t>(offset);
+  const char* why = off < a.bytes ? QueueRef::Check(a.base + off, a.bytes - off) : "the offset is outside the arena";
+  if (why) throw Napi::Error::New(env, "ioDriverStart: " + what + " at offset " + std::to_string(off) + ": " + why);
+  return QueueRef::Attach(a.base + off, a.bytes - off);
+}
+
+// ioDriverStart({ arenaIds, tpc, inboxOffset, eventfd, pu, statsOffset,
+//   ringEntries, endpoints: [{ tpc, offset }], driver?, spinUs? })
+//   -> { handle, tid, cpu, mode, sqEntries, cqEntries, maxInFlight }
+// Returns once the thread has set its ring up (or throws why it could not).
+Napi::Value IoDriverStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "ioDriverStart: expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto d = std::make_unique<IoDriver>();
+
+  Napi::Value ids = o.Get("arenaIds");
+  if (!ids.IsArray() || ids.As<Napi::Array>().Length() == 0) throw Napi::TypeError::New(env, "ioDriverStart: arenaIds must be a non-empty array of arena ids");
+  auto* arenaBuffer = static_cast<Napi::FunctionReference*>(info.Data());
+  Napi::Array idList = ids.As<Napi::Array>();
+  for (uint32_t i = 0; i < idList.Length(); i++) {
+    napi_value sab = arenaBuffer->Call({idList.Get(i)});  // throws for an unknown arena
+    v8::Local<v8::Value> local;
+    static_assert(sizeof(local) == sizeof(sab));
+    std::memcpy(static_cast<void*>(&local), &sab, sizeof sab);  // napi_value is a v8::Local underneath
+    if (local.IsEmpty() || !local->IsSharedArrayBuffer()) throw Napi::Error::New(env, "ioDriverStart: arenaBuffer did not return a SharedArrayBuffer");
+    std::shared_ptr<v8::BackingStore> store = local.As<v8::SharedArrayBuffer>()->GetBackingStore();
+    d->arenas.push_back({static_cast<uint8_t*>(store->Data()), store->ByteLength()});
+    d->stores.push_back(std::move(store));
+  }
+  const double tpc = Field(o, "tpc", 0, static_cast<double>(d->arenas.size()));
+  const Span& own = d->arenas[static_cast<size_t>(tpc)];
+  d->inbox = QueueAt(env, *d, tpc, Field(o, "inboxOffset", 0, kMaxSafe), "the inbox");
+  d->eventfd = static_cast<int>(Field(o, "eventfd", 0, INT_MAX));
+  d->pu = static_cast<int>(Field(o, "pu", 0, CPU_SETSIZE));
+  const double statsOffset = Field(o, "statsOffset", 0, kMaxSafe);
+  if (static_cast<uint64_t>(statsOffset) % 8 != 0 || statsOffset + kStatSlots * 8 > static_cast<double>(own.bytes)) {
+    throw Napi::RangeError::New(env, "ioDriverStart: statsOffset " + std::to_string(static_cast<uint64_t>(statsOffset)) +
+                                         " is not an 8-byte aligned block of " + std::to_string(kStatSlots * 8) + " bytes inside arena " +
+                                         std::to_string(static_cast<int>(tpc)));
+  }
+  d->stats = reinterpret_cast<double*>(own.base + static_cast<uint64_t>(statsOffset));
+  d->ringEntries = static_cast<unsigned>(Field(o, "ringEntries", 1, 32769, 256));
+  d->driverId = static_cast<uint16_t>(Field(o, "driver", 0, 65536, 0));
+  d->spinNs = static_cast<int64_t>(Field(o, "spinUs", 0, 1e6 + 1, 0) * 1000);
+  Napi::Value eps = o.Get("endpoints");
+  if (!eps.IsArray()) throw Napi::TypeError::New(env, "ioDriverStart: endpoints must be an array of { tpc, offset } (every endpoint's inbox)");
+  Napi::Array epList = eps.As<Napi::Array>();
+  if (epList.Length() > 65536) throw Napi::RangeError::New(env, "ioDriverStart: more than 65536 endpoints");
+  for (uint32_t i = 0; i < epList.Length(); i++) {
+    Napi::Value e = epList.Get(i);
+    if (!e.IsObject()) throw Napi::TypeError::New(env, "ioDriverStart: endpoints[" + std::to_string(i) + "] must be { tpc, offset }");
+    Napi::Object eo = e.As<Napi::Object>();
+    d->endpoints.push_back(QueueAt(env, *d, Field(eo, "tpc", 0, static_cast<double>(d->arenas.size())), Field(eo, "offset", 0, kMaxSafe),
+                                   "endpoints[" + std::to_string(i) + "]"));
+  }
+
+  // Pinned from its first instruction: the affinity is in the attributes.
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(d->pu, &set);
+  int rc = pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+  if (rc == 0) rc = pthread_create(&d->thread, &attr, ThreadMain, d.get());
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    ThrowErrno(env, "ioDriverStart: cannot start a thread pinned to PU " + std::to_string(d->pu) +
+                        (rc == EINVAL ? " (is that CPU allowed for this process?)" : ""),
+               rc);
+  }
+  {
+    std::unique_lock<std::mutex> lock(d->mu);
+    d->cv.wait(lock, [&] { return d->reported; });
+  }
+  if (d->initErr != 0) {
+    pthread_join(d->thread, nullptr);
+    ThrowErrno(env, "ioDriverStart: io driver " + std::to_string(d->driverId) + " on PU " + std::to_string(d->pu) + ": " + d->initWhy, d->initErr);
+  }
+
+  IoDriver* raw = d.release();
+  raw->env = env;
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    raw->handle = registry().next++;
+    registry().byHandle[raw->handle] = raw;
+  }
+  napi_add_env_cleanup_hook(env, OnEnvTeardown, raw);
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", Napi::Number::New(env, raw->handle));
+  out.Set("tid", Napi::Number::New(env, raw->tid));
+  out.Set("cpu", Napi::Number::New(env, raw->cpu));
+  out.Set("mode", Napi::String::New(env, TaskRunName(raw->mode)));
+  out.Set("sqEntries", Napi::Number::New(env, raw->sqEntries));
+  out.Set("cqEntries", Napi::Number::New(env, raw->cqEntries));
+  out.Set("maxInFlight", Napi::Number::New(env, raw->maxInFlight));
+  return out;
+}
+
+// ioDriverStop(handle) -> { drained, dropped, failure }: stops the thread
+// (it cancels and drains everything in flight first) and joins it.
+Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "ioDriverStop: handle must be a number");
+  double h = info[0].As<Napi::Number>().DoubleValue();
+  IoDriver* d = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    auto it = WholeIn(h, 1, 4294967296.0) ? registry().byHandle.find(static_cast<uint32_t>(h)) : registry().byHandle.end();
+    if (it == registry().byHandle.end()) {
+      throw Napi::Error::New(env, "ioDriverStop: no io driver with handle " + info[0].ToString().Utf8Value() + " (never started, or already stopped)");
+    }
+    if (it->second->env != static_cast<napi_env>(env)) {
+      throw Napi::Error::New(env, "ioDriverStop: io driver " + std::to_string(it->second->driverId) +
+                                      " was started by another JS thread; stop it from that thread");
+    }
+    d = it->second;
+    registry().byHandle.erase(it);
+  }
+  napi_remove_env_cleanup_hook(env, OnEnvTeardown, d);
+  StopAndJoin(d);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("drained", Napi::Boolean::New(env, d->drained));
+  out.Set("dropped", Napi::Number::New(env, static_cast<double>(d->dropped)));
+  out.Set("failure", d->failure.empty() ? env.Null() : Napi::String::New(env, d->failure));
+  delete d;
+  return out;
+}
+
+}  // namespace
+
+void InitIoDriver(Napi::Env env, Napi::Object exports) {
+  // InitArena runs first (addon.cc): the driver reaches arenas through arenaBuffer.
+  Napi::Value arenaBuffer = exports.Get("arenaBuffer");
+  if (!arenaBuffer.IsFunction()) throw Napi::Error::New(env, "io driver: arenaBuffer is not registered yet");
+  auto* ref = new Napi::FunctionReference(Napi::Persistent(arenaBuffer.As<Napi::Function>()));
+  env.AddCleanupHook([ref] { delete ref; });
+  exports.Set("ioDriverStart", Napi::Function::New(env, IoDriverStart, "ioDriverStart", ref));
+  exports.Set("ioDriverStop", Napi::Function::New(env, IoDriverStop, "ioDriverStop", ref));
+}
 
 }  // namespace gatio

@@ -45,3 +45,4 @@ export { channel, onChannel } from './drivers/channels.js';
 export type { Channel, ChannelHandler } from './drivers/channels.js';
 export { serveControl, fetchStats, formatStats } from './drivers/control.js';
 export type { RuntimeStats } from './drivers/control.js';
+export { io, IoBuffer, IoError, IoBufferBusyError } from './drivers/io.js';

@@ -12,3 +12,5 @@ export { Ring, RingError, putPath, AT_FDCWD, CQE_F_MORE, FSYNC_DATASYNC } from '
 export type { RingOptions, RingMode, RingDescriptor, RingStats } from './drivers/ring.js';
 export { ParkWatch, EventFd, eventfdCreate, eventfdWrite, eventfdRead, eventfdClose } from './drivers/park.js';
 export { statsOf, loadOf } from './drivers/load.js';
+export { IoClient, startIoDriver, stopIoDriver, currentIoClient } from './drivers/io.js';
+export type { IoDriverHandle } from './drivers/io.js';

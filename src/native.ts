@@ -145,6 +145,33 @@ export interface NativeAddon {
   ringHeld(id: number): boolean;
   ringEventfd(id: number, enabled: boolean): void;
   ringClose(id: number): boolean;
+  // io_driver.cc (start and stop from the same thread)
+  ioDriverStart(opts: {
+    arenaIds: number[];
+    tpc: number;
+    inboxOffset: number;
+    eventfd: number;
+    pu: number;
+    statsOffset: number;
+    ringEntries?: number;
+    endpoints: { tpc: number; offset: number }[];
+    driver?: number;
+    spinUs?: number;
+  }): RawIoDriverInfo;
+  ioDriverStop(handle: number): { drained: boolean; dropped: number; failure: string | null };
+}
+
+/** What ioDriverStart reports once the io driver's thread has set up its ring (native/io_driver.cc). */
+export interface RawIoDriverInfo {
+  handle: number;
+  tid: number;
+  /** the CPU the thread was on when it reported (its PU) */
+  cpu: number;
+  mode: 'defer' | 'coop' | 'none';
+  sqEntries: number;
+  cqEntries: number;
+  /** ops the driver keeps in its ring at most; further requests wait in its inbox */
+  maxInFlight: number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

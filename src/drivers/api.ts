@@ -15,9 +15,12 @@ export function sleep(ms: number, opts: { signal?: AbortSignal } = {}): Promise<
   const d = currentDriver();
   if (d) return d.timers.sleep(ms, opts.signal);
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(opts.signal.reason);
-    const t = setTimeout(resolve, ms);
-    opts.signal?.addEventListener('abort', () => (clearTimeout(t), reject(opts.signal!.reason)), { once: true });
+    const signal = opts.signal;
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+    // The listener goes when the timer fires: interval() passes one signal to every tick's sleep.
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -88,22 +91,30 @@ function spawnFromDriver<T>(d: NonNullable<ReturnType<typeof currentDriver>>, na
   const p = new Promise<T>((resolve, reject) => {
     d.mailbox.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task: name });
   });
-  d.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+  try {
+    d.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+  } catch (err) {
+    d.mailbox.calls.delete(callId); // nothing was sent: no call to wait for
+    throw err;
+  }
   statsOf(d.mailbox, driver)[Stat.Pending]!++;
   d.stats[Stat.Spawned]!++;
-  if (opts.signal) {
-    opts.signal.addEventListener(
-      'abort',
-      () => {
-        const call = d.mailbox.calls.get(callId);
-        if (!call) return;
-        d.mailbox.calls.delete(callId);
-        d.mailbox.sendCancel(endpoint, callId);
-        call.reject(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('the task was aborted'));
-        d.poke();
-      },
-      { once: true },
-    );
+  const signal = opts.signal;
+  if (signal) {
+    const onAbort = () => {
+      const call = d.mailbox.calls.get(callId);
+      if (!call) return;
+      d.mailbox.calls.delete(callId);
+      d.mailbox.sendCancel(endpoint, callId);
+      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
+      d.poke();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    // A settled call lets go of the signal (one signal may serve many calls).
+    const call = d.mailbox.calls.get(callId)!;
+    const { resolve, reject } = call;
+    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
+    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
   }
   d.poke();
   return p;

@@ -21,6 +21,7 @@ import { Ring } from './ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from './tasks.js';
 import { Timers } from './timers.js';
+import { IoClient, installIoClient } from './io.js';
 import { deliverChannel } from './channels.js';
 import { Router } from './router.js';
 import { loadOf } from './load.js';
@@ -51,6 +52,8 @@ export class JsDriver {
   readonly scheduler: Scheduler;
   readonly ring: Ring;
   readonly timers: Timers;
+  /** io.* on this thread: requests to the io drivers of our TPC */
+  readonly io: IoClient;
   readonly router: Router;
   readonly stats: Float64Array;
   private readonly queues: TaskQueue[];
@@ -59,6 +62,8 @@ export class JsDriver {
   private taskNames: string[] = [];
   /** async tasks still running, by "replyTo:callId": for cancels and shutdown */
   private readonly running = new Map<string, LazyTaskContext>();
+  /** calls cancelled before their task started ("replyTo:callId") */
+  private readonly cancelled = new Set<string>();
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
   private turnQueued = false;
@@ -93,6 +98,9 @@ export class JsDriver {
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
     this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
     this.timers = new Timers(this.ring, this.scheduler, () => this.poke());
+    // Call ids per generation: a late completion meant for a predecessor that died matches nothing.
+    this.io = new IoClient({ mailbox: this.mailbox, tpc: d.tpc, scheduler: this.scheduler, firstCallId: init.generation * 2 ** 32 + 1 });
+    installIoClient(this.io);
     this.router = new Router(
       init.layout.drivers.map((x) => ({ id: x.id, tpc: x.tpc, runsTasks: x.kind !== 'io' })),
       (id) => loadOf(this.mailbox, id),
@@ -217,8 +225,11 @@ export class JsDriver {
 
   private readonly onWake = (err?: Error): void => {
     if (err) throw err;
-    if (this.parked) this.unpark();
-    this.scheduleTurn();
+    if (!this.parked) return this.scheduleTurn();
+    // Woken from a park: run the turn now rather than one loop phase later;
+    // this is the latency of a cold call.
+    this.unpark();
+    if (!this.turnQueued) this.turn();
   };
 
   private pollRing(): void {
@@ -272,11 +283,18 @@ export class JsDriver {
       }
       case Kind.Cancel: {
         const key = `${dv.getUint16(offset + 16, true)}:${dv.getFloat64(offset + 8, true)}`;
-        this.running.get(key)?.abort(new Error('the caller aborted the task'));
+        const ctx = this.running.get(key);
+        if (ctx) ctx.abort(new Error('the caller aborted the task'));
+        // Not running: still queued here (startTask drops it; the caller has
+        // already rejected), or already finished (forgotten when nothing is pending).
+        else if (this.pending > 0) this.cancelled.add(key);
         return;
       }
       case Kind.Control:
         this.onControl(dv.getUint32(offset + 4, true), dv.getFloat64(offset + 8, true), dv.getUint16(offset + 16, true), this.mailbox.body(bytes, offset, len));
+        return;
+      case Kind.IoDone:
+        this.io.onDone(bytes, offset); // settles as work of the queue that made the call
         return;
       case Kind.Channel: {
         // Delivered as work of the default queue: handlers are scheduled like everything else.
@@ -327,6 +345,10 @@ export class JsDriver {
   // Tasks.
 
   private startTask(taskIndex: number, callId: number, replyTo: number, queue: TaskQueue, args: unknown[]): unknown {
+    if (this.cancelled.size > 0 && this.cancelled.delete(`${replyTo}:${callId}`)) {
+      this.pending--; // aborted while it waited: never run it (nobody waits for its result)
+      return undefined;
+    }
     const fn = this.tasks[taskIndex];
     if (!fn) {
       this.finish(replyTo, callId, false, new Error(`driver ${this.name} has no task #${taskIndex} (its modules define ${this.taskNames.length})`));
@@ -363,7 +385,7 @@ export class JsDriver {
   }
 
   private finish(replyTo: number, callId: number, ok: boolean, value: unknown): void {
-    this.pending--;
+    if (--this.pending === 0 && this.cancelled.size > 0) this.cancelled.clear(); // cancels that came too late
     this.stats[ok ? Stat.TasksRun : Stat.TasksFailed]!++;
     try {
       this.mailbox.sendResult(replyTo, callId, ok, value);
@@ -409,6 +431,8 @@ export class JsDriver {
     this.exiting = true;
     this.watch.close();
     this.timers.cancelAll();
+    this.io.shutdown(new Error(`driver ${this.name} is shutting down`));
+    installIoClient(undefined);
     this.ring.close(); // cancels and drains every in-flight op before the ring goes
     for (const a of this.mailbox.arenas) a.close();
     (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = undefined;

@@ -23,6 +23,7 @@ export interface PendingCall {
 
 /** Thrown (as a rejection) when a driver running the call dies. */
 export class DriverDiedError extends Error {
+  override readonly name = 'DriverDiedError'; // like TimeoutError: the stack and logs say what it is
   readonly code = 'GATIO_DRIVER_DIED';
 }
 
@@ -37,6 +38,8 @@ export class Mailbox {
   private readonly backlog = new Map<number, { bytes: Uint8Array; queued?: () => void }[]>();
   private readonly dirty = new Set<number>();
   private nextCall = 1;
+  /** parked receivers this mailbox has woken (a syscall each) */
+  woke = 0;
   // Messages are built here, then copied into a slot (or an arena block).
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly f64 = new Float64Array(this.scratch.buffer, 0, 3);
@@ -133,7 +136,7 @@ export class Mailbox {
         left += list.length;
       }
     }
-    for (const endpoint of this.dirty) this.queue(endpoint).wakeIfParked();
+    for (const endpoint of this.dirty) if (this.queue(endpoint).wakeIfParked()) this.woke++;
     this.dirty.clear();
     return left;
   }

@@ -10,12 +10,19 @@
 //   bytes 16-17 u16: SPAWN, CANCEL: the caller's endpoint (where replies go)
 //   bytes 18-23 reserved
 //   bytes 24-   body (codec), or for BIG: f64 arena offset, u32 length, u16 arena index
+//
+// IO_REQUEST and IO_DONE (to and from native io drivers) have fixed layouts
+// of their own, no codec body; mirrored in native/io_driver.h (static_asserts).
 export const enum Kind {
   Spawn = 1,
   Result = 2,
   Cancel = 3,
   Channel = 4,
   Control = 5,
+  /** to an io driver: one I/O operation (layout: IoReqAt) */
+  IoRequest = 6,
+  /** from an io driver: the operation's result (layout: IoDoneAt) */
+  IoDone = 7,
 }
 
 export const BIG = 0x80;
@@ -38,3 +45,56 @@ export const enum ControlOp {
 export const MAIN_ENDPOINT = 0;
 export const endpointOfDriver = (driver: number) => driver + 1;
 export const driverOfEndpoint = (endpoint: number) => endpoint - 1;
+
+/**
+ * IO_REQUEST, 48 bytes, little-endian (native/io_driver.h IoRequestMsg):
+ *
+ *   0  u8  kind     Kind.IoRequest
+ *   1  u8  op       OP_NOP, OP_OPENAT, OP_CLOSE, OP_READ, OP_WRITE, OP_FSYNC (ring.ts numbering)
+ *   2  u16 bufArena TPC index of the arena holding buf
+ *   4  i32 fd       OPENAT: the directory fd (AT_FDCWD = -100)
+ *   8  f64 callId   the requester's id (integer < 2^53), echoed in IO_DONE
+ *  16  u16 replyTo  endpoint that gets the IO_DONE
+ *  18  u16 reserved 0
+ *  20  u32 mode     OPENAT: file mode
+ *  24  f64 off      READ/WRITE: file offset; -1 = the file position
+ *  32  u32 len      READ/WRITE: bytes; OPENAT: path bytes including the NUL
+ *  36  u32 flags    OPENAT: open flags; FSYNC: 1 = datasync
+ *  40  f64 buf      byte offset in arena bufArena of the buffer (OPENAT: the path)
+ *
+ * The requester owns [buf, buf + len) until it has read the IO_DONE: the
+ * kernel may read or write it until then.
+ */
+export const enum IoReqAt {
+  Op = 1,
+  BufArena = 2,
+  Fd = 4,
+  CallId = 8,
+  ReplyTo = 16,
+  Mode = 20,
+  Off = 24,
+  Len = 32,
+  Flags = 36,
+  Buf = 40,
+  Bytes = 48,
+}
+
+/**
+ * IO_DONE, 24 bytes (native/io_driver.h IoDoneMsg):
+ *
+ *   0  u8  kind    Kind.IoDone
+ *   1  u8  op      the request's op
+ *   2  u16 driver  the io driver's id
+ *   4  i32 res     the result (bytes, fd, 0), or a negated errno
+ *   8  f64 callId  the request's
+ *  16  u32 flags   the completion's CQE flags
+ *  20  u32 reserved
+ */
+export const enum IoDoneAt {
+  Op = 1,
+  Driver = 2,
+  Res = 4,
+  CallId = 8,
+  Flags = 16,
+  Bytes = 24,
+}

@@ -20,6 +20,7 @@ import { MessageQueue } from './queue.js';
 import { Router, type RouteReason } from './router.js';
 import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
 import type { ReadyMessage } from './worker-entry.js';
+import { IoClient, installIoClient, startIoDriver, stopIoDriver, type IoDriverHandle } from './io.js';
 import { deliverChannel } from './channels.js';
 
 export interface StartOptions {
@@ -51,10 +52,12 @@ export interface ShutdownOptions {
 }
 
 export class ShutdownError extends Error {
+  override readonly name = 'ShutdownError'; // like TimeoutError: the stack and logs say what it is
   readonly code = 'GATIO_SHUTDOWN';
 }
 
 export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
   readonly code = 'GATIO_QUEUE_FULL';
 }
 
@@ -62,6 +65,8 @@ interface DriverThread {
   layout: DriverLayout;
   eventfd: number;
   worker?: Worker;
+  /** an io driver's native thread */
+  io?: IoDriverHandle;
   generation: number;
   tid: number;
   state: 'starting' | 'running' | 'dead' | 'stopped';
@@ -71,6 +76,9 @@ interface DriverThread {
 }
 
 let current: Runtime | undefined;
+
+/** how long the main thread waits, spinning, for the answer of a driver it just woke */
+const COLD_SPIN_MS = 0.3;
 
 /** The runtime started in this process (main thread), if any. */
 export function currentRuntime(): Runtime | undefined {
@@ -107,6 +115,8 @@ export class Runtime {
   private readonly threads: DriverThread[] = [];
   /** @internal the main thread's queues and pending calls */
   readonly mailbox: Mailbox;
+  /** the main thread's io client (io.* on this thread) */
+  readonly io: IoClient;
   private readonly router: Router;
   private readonly mainFd: number;
   private readonly watch: ParkWatch;
@@ -163,6 +173,9 @@ export class Runtime {
       }
     }
     this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT);
+    // Outstanding io calls keep the process alive, as outstanding spawns do.
+    this.io = new IoClient({ mailbox: this.mailbox, tpc: mainTpc, onSend: () => this.watch.ref() });
+    installIoClient(this.io);
     this.router = new Router(
       drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
       (id) => loadOf(this.mailbox, id),
@@ -198,7 +211,17 @@ export class Runtime {
 
   private startThread(t: DriverThread, timeoutMs: number): Promise<void> {
     if (t.layout.kind === 'io') {
-      return Promise.reject(new Error('io drivers are not available yet in this build (use exec or hybrid drivers)'));
+      // A native thread, pinned at creation; no Worker, no JavaScript.
+      try {
+        t.io = startIoDriver(this.layout, t.layout, t.eventfd, this.layout.settings.knobs.spinUs);
+      } catch (err) {
+        t.state = 'dead';
+        return Promise.reject(err);
+      }
+      t.tid = t.io.tid;
+      t.state = 'running';
+      statsOf(this.mailbox, t.layout.id)[Stat.Alive] = 1;
+      return Promise.resolve();
     }
     const init: DriverInit = { layout: this.layout, id: t.layout.id, eventfd: t.eventfd, generation: t.generation };
     // A new thread inherits its creator's CPU affinity, and Node creates the
@@ -297,7 +320,15 @@ export class Runtime {
     const promise = new Promise<T>((resolve, reject) => {
       this.mailbox.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task });
     });
-    this.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+    try {
+      this.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+    } catch (err) {
+      // Nothing was sent (an argument cannot be cloned, the arena is full):
+      // forget the call, or it would stay outstanding for ever (keeping the
+      // process alive, and rejected unhandled at shutdown).
+      this.mailbox.calls.delete(callId);
+      throw err;
+    }
     statsOf(this.mailbox, driver)[Stat.Pending]!++; // until the driver republishes: spreads a burst
     if (opts.signal) this.watchAbort(opts.signal, callId, endpoint);
     // No flush here: the pump (a microtask after the caller's synchronous
@@ -316,6 +347,13 @@ export class Runtime {
       call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    // A settled call lets go of the signal: one long-lived signal shared by
+    // many calls would otherwise collect a listener per call (a leak, and
+    // Node's MaxListenersExceededWarning after 10).
+    const call = this.mailbox.calls.get(callId)!;
+    const { resolve, reject } = call;
+    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
+    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
   }
 
   // ---------------------------------------------------------------------------
@@ -352,25 +390,31 @@ export class Runtime {
 
   private readonly pump = (): void => {
     this.pumpQueued = false;
+    const woke = this.mailbox.woke;
     this.mailbox.flush(); // wake the drivers sent to since the last pump
     const inbox = this.mailbox.inbox;
     inbox.unparked();
     let n = inbox.drain(this.onMessage);
-    if (n === 0 && this.mailbox.calls.size > 0 && this.spinMs > 0) {
-      const until = performance.now() + this.spinMs;
+    if (n === 0 && (this.mailbox.calls.size > 0 || this.io.outstanding > 0) && this.spinMs > 0) {
+      // Having just woken a parked driver, wait out its wakeup (tens to
+      // hundreds of µs on a VM) instead of parking too: the answer then
+      // costs one thread wakeup, not two.
+      const spin = this.mailbox.woke !== woke ? Math.max(this.spinMs, COLD_SPIN_MS) : this.spinMs;
+      const until = performance.now() + spin;
       while (inbox.isEmpty() && performance.now() < until);
       n = inbox.drain(this.onMessage);
     }
     const backlog = this.mailbox.flush();
     if (n > 0 || backlog > 0) return this.schedulePump();
     this.microPumps = 0;
-    if (this.mailbox.calls.size > 0) this.watch.ref();
+    if (this.mailbox.calls.size > 0 || this.io.outstanding > 0) this.watch.ref();
     else this.watch.unref();
     if (!inbox.prepareToPark()) this.schedulePump();
   };
 
   private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
     const kind = bytes[offset]! & ~BIG;
+    if (kind === Kind.IoDone) return this.io.onDone(bytes, offset);
     if (kind === Kind.Channel) {
       deliverChannel(new DataView(bytes.buffer, bytes.byteOffset + offset + 2, 2).getUint16(0, true), this.mailbox.body(bytes, offset, len));
       return;
@@ -422,11 +466,17 @@ export class Runtime {
 
   /** Everything: drivers, their task queues (asked of each driver), TPC arenas, routing decisions. */
   async stats(timeoutMs = 500) {
-    const queues = await Promise.all(
+    const replies = await Promise.all(
       this.threads.map((t) => (t.state === 'running' ? this.control(t.layout.id, ControlOp.Stats, undefined, timeoutMs).catch(() => undefined) : undefined)),
     );
+    // What only the driver knows: its task queues, its ring's counters and
+    // how many gatio timers it has pending (null when it did not answer).
+    type Reply = { queues?: unknown; ring?: unknown; timers?: number } | undefined;
     return {
-      drivers: this.driverStats().map((d, i) => ({ ...d, queues: (queues[i] as { queues?: unknown } | undefined)?.queues ?? null })),
+      drivers: this.driverStats().map((d, i) => {
+        const r = replies[i] as Reply;
+        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null };
+      }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
       routing: { ...this.router.decisions } as Record<RouteReason, number>,
       main: { outstanding: this.mailbox.calls.size, backlog: this.mailbox.backlogged() },
@@ -494,8 +544,17 @@ export class Runtime {
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), deadline)))]);
     clearTimeout(timer);
     let aborted = 0;
+    const abortCalls = () => {
+      for (const [id, call] of this.mailbox.calls) {
+        this.mailbox.calls.delete(id);
+        call.reject(new ShutdownError(`gatio: task "${call.task}" was aborted: the runtime shut down (deadline ${deadline} ms)`));
+      }
+    };
     if (timedOut) {
       aborted = this.mailbox.calls.size;
+      // Past the deadline every caller gets ShutdownError now: what the
+      // drivers reply while they abort (the abort reason) must not race it.
+      abortCalls();
       for (const t of this.threads) if (t.worker) this.mailbox.sendControl(endpointOfDriver(t.layout.id), ControlOp.Exit, undefined);
       this.mailbox.flush();
       // A task stuck in a synchronous loop never reads Exit: terminate after a grace period.
@@ -505,10 +564,22 @@ export class Runtime {
       await all;
       clearTimeout(grace);
     }
-    for (const [id, call] of this.mailbox.calls) {
-      this.mailbox.calls.delete(id);
-      call.reject(new ShutdownError(`gatio: task "${call.task}" was aborted: the runtime shut down (deadline ${deadline} ms)`));
+    // Results a driver sent just before it exited may still wait in our
+    // inbox (its exit can be seen before our eventfd wakeup): deliver them
+    // rather than failing calls that completed.
+    this.mailbox.inbox.drain(this.onMessage);
+    abortCalls();
+    // io drivers last: tasks may have used them until now. Each stop cancels
+    // and drains its ring before the thread exits and is joined.
+    for (const t of this.threads) {
+      if (!t.io) continue;
+      stopIoDriver(t.io);
+      t.io = undefined;
+      t.state = 'stopped';
+      statsOf(this.mailbox, t.layout.id)[Stat.Alive] = 0;
     }
+    this.io.shutdown(new ShutdownError('gatio: the runtime shut down; io calls still in flight were cancelled'));
+    installIoClient(undefined);
     this.watch.close();
     for (const t of this.threads) eventfdClose(t.eventfd);
     eventfdClose(this.mainFd);

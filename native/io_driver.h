@@ -1,0 +1,68 @@
+// The messages between requesters (JS drivers, the main thread) and the
+// native io drivers: the C++ mirror of IoRequest / IoDone in
+// src/drivers/protocol.ts (layout documented there and in docs/drivers.md,
+// "Native io drivers"). Fixed binary layouts, little-endian; the static
+// asserts pin every offset to the TS side's.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace gatio {
+
+constexpr uint8_t kKindIoRequest = 6;  // Kind.IoRequest
+constexpr uint8_t kKindIoDone = 7;     // Kind.IoDone
+
+// op: the ring's op numbers (RingOp in ring.h, OP_* in ring.ts); an io
+// driver accepts NOP, OPENAT, CLOSE, READ, WRITE and FSYNC.
+struct IoRequestMsg {
+  uint8_t kind;       // kKindIoRequest
+  uint8_t op;         // RingOp
+  uint16_t bufArena;  // TPC index of the arena holding buf (layout.arenas)
+  int32_t fd;         // OPENAT: the directory fd (AT_FDCWD = -100)
+  double callId;      // the requester's id, echoed in IoDone; integer < 2^53
+  uint16_t replyTo;   // endpoint that gets the IoDone (0 main, driver d: d + 1)
+  uint16_t reserved;
+  uint32_t mode;      // OPENAT: mode
+  double off;         // READ/WRITE: file offset, -1 = the file position
+  uint32_t len;       // READ/WRITE: bytes; OPENAT: path bytes including its NUL
+  uint32_t flags;     // OPENAT: open flags; FSYNC: 1 = DATASYNC
+  double buf;         // byte offset of the buffer (OPENAT: the path) in arena bufArena
+};
+static_assert(sizeof(IoRequestMsg) == 48, "IoRequest is 48 bytes (protocol.ts IO_REQUEST_BYTES)");
+static_assert(offsetof(IoRequestMsg, op) == 1 && offsetof(IoRequestMsg, bufArena) == 2 && offsetof(IoRequestMsg, fd) == 4 &&
+                  offsetof(IoRequestMsg, callId) == 8 && offsetof(IoRequestMsg, replyTo) == 16 &&
+                  offsetof(IoRequestMsg, mode) == 20 && offsetof(IoRequestMsg, off) == 24 && offsetof(IoRequestMsg, len) == 32 &&
+                  offsetof(IoRequestMsg, flags) == 36 && offsetof(IoRequestMsg, buf) == 40,
+              "IoRequest offsets (protocol.ts)");
+
+struct IoDoneMsg {
+  uint8_t kind;     // kKindIoDone
+  uint8_t op;       // the request's op
+  uint16_t driver;  // the io driver's id (plan)
+  int32_t res;      // the CQE's result: >= 0, or a negated errno
+  double callId;    // the request's
+  uint32_t flags;   // the CQE's flags
+  uint32_t reserved;
+};
+static_assert(sizeof(IoDoneMsg) == 24, "IoDone is 24 bytes (protocol.ts IO_DONE_BYTES)");
+static_assert(offsetof(IoDoneMsg, driver) == 2 && offsetof(IoDoneMsg, res) == 4 && offsetof(IoDoneMsg, callId) == 8 &&
+                  offsetof(IoDoneMsg, flags) == 16,
+              "IoDone offsets (protocol.ts)");
+
+// Slots of a driver's Float64 stats block (Stat in src/drivers/layout.ts)
+// that an io driver writes. Alive and Generation belong to the main thread.
+enum IoStat : unsigned {
+  kStatPending = 2,  // ops in the ring + completions waiting for room in a reply queue
+  kStatParks = 5,
+  kStatWakeups = 6,
+  kStatTurns = 7,
+  kStatMessages = 8,  // requests popped
+  kStatRingSubmissions = 9,
+  kStatRingCompletions = 10,
+  kStatTid = 11,
+  kStatCpu = 12,
+  kStatUpdated = 15,
+  kStatSlots = 32,
+};
+
+}  // namespace gatio

@@ -1,0 +1,74 @@
+// An idle driver parks: it costs ~0% CPU, it still answers the next call,
+// and its spin-before-park budget (runtime.spinUs) is what bounds the spinning.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { start } from '../dist/index.js';
+import { TASKS, cpuTimeMs, delay, fmt } from './_runtime-support.mjs';
+
+test('a parked driver uses ~0% CPU, and a cold call after idling still works', async () => {
+  const rt = await start({ modules: [TASKS] });
+  try {
+    // warm up, then go idle
+    await Promise.all(rt.driverStats().map((d) => rt.spawn('add', [d.id, 1], { driver: d.id })));
+    await delay(200);
+    const ds = rt.driverStats();
+    const t0 = performance.now();
+    const cpu0 = ds.map((d) => cpuTimeMs(d.tid));
+    const parks0 = ds.map((d) => d.parks);
+    await delay(2000);
+    const elapsed = performance.now() - t0;
+    const cpu1 = ds.map((d) => cpuTimeMs(d.tid));
+    const now = rt.driverStats();
+    ds.forEach((d, i) => {
+      const used = cpu1[i] - cpu0[i];
+      console.log(`  idle driver ${d.name}: ${fmt(used)} ms CPU over ${fmt(elapsed)} ms`);
+      assert.ok(used < 0.05 * elapsed, `driver ${d.name} used ${used} ms of CPU in ${elapsed.toFixed(0)} ms idle`);
+      assert.is(now[i].parks, parks0[i], `driver ${d.name} stayed parked (no wakeups while idle)`);
+    });
+    // cold round trip
+    for (const d of ds) {
+      const c0 = performance.now();
+      assert.is(await rt.spawn('add', [d.id, 100], { driver: d.id }), d.id + 100);
+      const took = performance.now() - c0;
+      console.log(`  cold round trip to ${d.name}: ${fmt(took)} ms`);
+      assert.ok(took < 200, `cold round trip took ${took.toFixed(1)} ms`);
+      assert.ok(rt.driverStats()[d.id].wakeups > now[d.id].wakeups, 'the call woke the parked driver');
+    }
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+/** Parks counted on the only driver across `n` back-to-back calls, each waited for. */
+async function parksOver(rt, n) {
+  await delay(50);
+  const p0 = rt.driverStats()[0].parks;
+  for (let i = 0; i < n; i++) assert.is(await rt.spawn('add', [i, 1]), i + 1);
+  return rt.driverStats()[0].parks - p0;
+}
+
+test('spinUs 0 parks at once; a large spinUs keeps the driver spinning between calls', async () => {
+  const N = 100;
+  const one = { modules: [TASKS], tpcs: [{ node: 0, cores: 1 }] };
+  const rt0 = await start({ ...one, runtime: { spinUs: 0 } });
+  let noSpin;
+  try {
+    noSpin = await parksOver(rt0, N);
+  } finally {
+    await rt0.shutdown();
+  }
+  const rt1 = await start({ ...one, runtime: { spinUs: 100_000 } });
+  let bigSpin;
+  try {
+    bigSpin = await parksOver(rt1, N);
+  } finally {
+    await rt1.shutdown();
+  }
+  console.log(`  parks over ${N} sequential calls: spinUs 0 -> ${noSpin}, spinUs 100000 -> ${bigSpin}`);
+  // With spinUs 0 a call finds the driver parked unless it lands in the one
+  // libuv turn between sending a result and parking: most calls park.
+  assert.ok(noSpin >= N / 2, `with spinUs 0 the driver parks after most calls: ${noSpin} parks for ${N} calls`);
+  assert.ok(bigSpin <= N / 10, `with spinUs 100000 it spins between calls: ${bigSpin} parks for ${N} calls`);
+});
+
+test.run();
