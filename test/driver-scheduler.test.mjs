@@ -10,18 +10,39 @@ import { TASKS, wallNow, delay, quantile, fmt, runQueueMs } from './_runtime-sup
 const ONE_DRIVER = { modules: [TASKS], tpcs: [{ node: 0, cores: 1 }] };
 const TASKS_PER_QUEUE = 2;
 
-/** CPU-bound tasks in queues a and b until `until` (wall ms); sums their spin time per queue, before/after `split`. */
+/**
+ * CPU-bound tasks in queues a and b until `until` (wall ms). Per queue, the
+ * time its tasks spun, before and after `split`: wall and CPU time; and how
+ * long the driver thread waited for its CPU meanwhile (other processes).
+ */
 async function compete(rt, until, split = Infinity) {
+  const tid = rt.driverStats()[0].tid;
+  const rq0 = runQueueMs(tid);
   const run = (queue) => Promise.all(Array.from({ length: TASKS_PER_QUEUE }, () => rt.spawn('cpu', [until, 0.2, split], { queue })));
   const [a, b] = await Promise.all([run('a'), run('b')]);
   const sum = (list, k) => list.reduce((n, r) => n + r[k], 0);
-  return { a: { before: sum(a, 'before'), after: sum(a, 'after') }, b: { before: sum(b, 'before'), after: sum(b, 'after') } };
+  const part = (list) => ({ before: sum(list, 'before'), after: sum(list, 'after'), cpuBefore: sum(list, 'cpuBefore'), cpuAfter: sum(list, 'cpuAfter') });
+  return { a: part(a), b: part(b), waitedForCpu: runQueueMs(tid) - rq0 };
 }
 
-const runtimeOf = async (rt) => {
-  const q = (await rt.stats()).drivers[0].queues;
-  return Object.fromEntries(q.map((x) => [x.name, x.runtimeMs]));
-};
+/**
+ * The scheduler is fair in time (docs/drivers.md: it charges each queue the
+ * wall time of its turns), which is CPU time while the driver has its core.
+ * On this shared VM other processes sometimes take the driver's CPU; then
+ * the CPU-time ratio is only asserted when the thread waited for its CPU
+ * less than 5% of the run (reported either way).
+ */
+function checkRatio(label, wallA, wallB, cpuA, cpuB, expected, waitedForCpu, runMs) {
+  const wall = wallA / wallB;
+  const cpu = cpuA / cpuB;
+  const contended = !(waitedForCpu < 0.05 * runMs);
+  console.log(
+    `  ${label}: spin ms a ${fmt(wallA)}, b ${fmt(wallB)} -> wall ratio ${fmt(wall)}; CPU ms a ${fmt(cpuA)}, b ${fmt(cpuB)} -> CPU ratio ${fmt(cpu)}` +
+      ` (driver waited ${fmt(waitedForCpu)} ms for its CPU${contended ? ': contended, CPU ratio not asserted' : ''})`,
+  );
+  assert.ok(Math.abs(wall - expected) <= 0.1 * expected, `${label}: wall-time ratio a:b ${wall.toFixed(3)} is not within 10% of ${expected}`);
+  if (!contended) assert.ok(Math.abs(cpu - expected) <= 0.1 * expected, `${label}: CPU-time ratio a:b ${cpu.toFixed(3)} is not within 10% of ${expected}`);
+}
 
 test('shares 2:1 split one driver\'s CPU 2:1; setShares(b, 2) moves it to 1:1', async () => {
   const rt = await start({ ...ONE_DRIVER, queues: { a: { shares: 2 }, b: { shares: 1 } } });
@@ -29,26 +50,21 @@ test('shares 2:1 split one driver\'s CPU 2:1; setShares(b, 2) moves it to 1:1', 
     assert.is(rt.driverStats().length, 1);
     // Phase 1: 2:1 for 1.5 s.
     const t0 = wallNow();
-    const rt0 = await runtimeOf(rt);
     const p1 = await compete(rt, t0 + 1500);
-    const rt1 = await runtimeOf(rt);
-    const ratio1 = p1.a.before / p1.b.before;
-    const charged1 = (rt1.a - rt0.a) / (rt1.b - rt0.b);
-    console.log(`  shares 2:1 -> spin ms a ${fmt(p1.a.before)}, b ${fmt(p1.b.before)}: ratio ${fmt(ratio1)} (scheduler charged ${fmt(charged1)})`);
-    assert.ok(p1.a.before + p1.b.before > 1500 * 0.5, 'the tasks got most of the driver');
-    assert.ok(Math.abs(ratio1 - 2) <= 0.2, `CPU ratio a:b ${ratio1.toFixed(3)} is not within 10% of 2`);
+    assert.ok(p1.a.before + p1.b.before > 1500 * 0.5, 'the tasks spun most of the time');
+    checkRatio('shares 2:1', p1.a.before, p1.b.before, p1.a.cpuBefore, p1.b.cpuBefore, 2, p1.waitedForCpu, 1500);
+    const charged = (await rt.stats()).drivers[0].queues;
+    const ch = Object.fromEntries(charged.map((x) => [x.name, x.runtimeMs]));
+    console.log(`  the scheduler charged a ${fmt(ch.a)} ms, b ${fmt(ch.b)} ms (ratio ${fmt(ch.a / ch.b)})`);
 
     // Phase 2: same tasks; at +300 ms b gets 2 shares; measure from +400 ms to +1900 ms.
     const s0 = wallNow();
-    const changeAt = s0 + 300;
     const p2Promise = compete(rt, s0 + 1900, s0 + 400);
-    await delay(Math.max(0, changeAt - wallNow()));
+    await delay(Math.max(0, s0 + 300 - wallNow()));
     rt.setShares('b', 2);
     const p2 = await p2Promise;
-    const ratio2 = p2.a.after / p2.b.after;
-    const early = p2.a.before / p2.b.before;
-    console.log(`  after setShares('b', 2) -> spin ms a ${fmt(p2.a.after)}, b ${fmt(p2.b.after)}: ratio ${fmt(ratio2)} (before the change: ${fmt(early)})`);
-    assert.ok(Math.abs(ratio2 - 1) <= 0.1, `CPU ratio a:b ${ratio2.toFixed(3)} is not within 10% of 1 after setShares`);
+    console.log(`  (before the change: wall ratio ${fmt(p2.a.before / p2.b.before)})`);
+    checkRatio("after setShares('b', 2)", p2.a.after, p2.b.after, p2.a.cpuAfter, p2.b.cpuAfter, 1, p2.waitedForCpu, 1900);
     const q = (await rt.stats()).drivers[0].queues.find((x) => x.name === 'b');
     assert.is(q.shares, 2);
   } finally {

@@ -189,6 +189,7 @@ const OPEN_FLAGS: Record<string, number> = {
 };
 
 const encoder = new TextEncoder();
+const RESOLVED = Promise.resolve();
 
 export class IoClient {
   readonly tpc: number;
@@ -421,7 +422,7 @@ export class IoClient {
   private scheduleFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(this.flush);
+    RESOLVED.then(this.flush); // not queueMicrotask: Node wraps each of those in an AsyncResource
   }
 
   // Requests of one synchronous stretch go out with one wakeup per io

@@ -17,7 +17,19 @@ export function statsOf(mailbox: Mailbox, id: number): Float64Array {
   return v;
 }
 
+const loads = new WeakMap<Mailbox, DriverLoad[]>();
+
+/**
+ * Driver `id`'s published load. The returned object is reused for the next
+ * call with the same id (routing reads it at once; no garbage per decision).
+ */
 export function loadOf(mailbox: Mailbox, id: number): DriverLoad {
   const s = statsOf(mailbox, id);
-  return { alive: s[Stat.Alive] === 1, pending: s[Stat.Pending]!, busy: s[Stat.Busy]! };
+  let list = loads.get(mailbox);
+  if (!list) loads.set(mailbox, (list = []));
+  const l = (list[id] ??= { alive: false, pending: 0, busy: 0 });
+  l.alive = s[Stat.Alive] === 1;
+  l.pending = s[Stat.Pending]!;
+  l.busy = s[Stat.Busy]!;
+  return l;
 }

@@ -34,6 +34,11 @@ export interface RouteOptions {
   key?: string | number;
   /** the caller's TPC (the main thread counts as TPC 0 unless configured) */
   fromTpc: number;
+  /**
+   * A driver to pass over when another is as good: the one pinned to the
+   * CPU the (unpinned) caller runs on, which would time-slice with it.
+   */
+  avoid?: number;
 }
 
 export class RouteError extends Error {
@@ -46,6 +51,8 @@ export class Router {
   private readonly tasks: RouteTarget[];
   private rr = 0;
   private last = -1;
+  /** the pending count of what leastLoaded() returned last */
+  private bestPending = 0;
 
   constructor(
     targets: RouteTarget[],
@@ -78,12 +85,12 @@ export class Router {
       if (best === undefined) throw new RouteError(`TPC ${opts.tpc} has no live driver that runs JavaScript`);
       return this.count(best.id, 'tpc');
     }
-    const local = this.leastLoaded(this.byTpc.get(opts.fromTpc) ?? []);
-    if (local !== undefined && local.pending <= this.spillThreshold) return this.count(local.id, 'local');
+    const local = this.leastLoaded(this.byTpc.get(opts.fromTpc) ?? [], opts.avoid);
+    const localPending = this.bestPending;
+    if (local !== undefined && localPending <= this.spillThreshold) return this.count(local.id, 'local');
     // Every local driver is above the threshold (or the TPC has none): look further.
-    const others = this.tasks.filter((t) => t.tpc !== opts.fromTpc);
-    const remote = this.leastLoaded(others);
-    if (remote !== undefined && (local === undefined || (remote.pending <= this.spillThreshold && remote.pending < local.pending))) {
+    const remote = this.leastLoaded(this.tasks.filter((t) => t.tpc !== opts.fromTpc));
+    if (remote !== undefined && (local === undefined || (this.bestPending <= this.spillThreshold && this.bestPending < localPending))) {
       return this.count(remote.id, 'spill');
     }
     if (local === undefined) throw new RouteError('no live driver to run the task');
@@ -102,26 +109,35 @@ export class Router {
    * warm caches, so back-to-back calls stay hot. Other ties rotate, so a
    * burst spreads over equal drivers.
    */
-  private leastLoaded(list: RouteTarget[]): { id: number; tpc: number; pending: number } | undefined {
-    let best: { id: number; tpc: number; pending: number; busy: number } | undefined;
+  private leastLoaded(list: RouteTarget[], avoid = -1): RouteTarget | undefined {
+    // Allocation-free: this runs once per spawn.
+    let best: RouteTarget | undefined;
+    let bestPending = 0;
+    let bestBusy = 0;
     const n = list.length;
     const start = n ? this.rr++ % n : 0;
     for (let i = 0; i < n; i++) {
       const t = list[(start + i) % n]!;
       const l = this.load(t.id);
       if (!l.alive) continue;
-      if (!best || l.pending < best.pending || (l.pending === best.pending && l.busy < best.busy - 0.05)) {
-        best = { id: t.id, tpc: t.tpc, pending: l.pending, busy: l.busy };
+      // The avoided driver loses ties: half a task heavier.
+      const pending = t.id === avoid ? l.pending + 0.5 : l.pending;
+      if (!best || pending < bestPending || (pending === bestPending && l.busy < bestBusy - 0.05)) {
+        best = t;
+        bestPending = pending;
+        bestBusy = l.busy;
       }
     }
-    if (best && best.pending === 0 && best.id !== this.last) {
-      const last = list.find((t) => t.id === this.last);
-      if (last) {
-        const l = this.load(last.id);
-        if (l.alive && l.pending === 0) best = { id: last.id, tpc: last.tpc, pending: 0, busy: l.busy };
+    if (best && bestPending === 0 && best.id !== this.last && this.last !== avoid) {
+      for (const t of list) {
+        if (t.id !== this.last) continue;
+        const l = this.load(t.id);
+        if (l.alive && l.pending === 0) best = t;
+        break;
       }
     }
     if (best) this.last = best.id;
+    this.bestPending = bestPending;
     return best;
   }
 
