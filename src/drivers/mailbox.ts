@@ -78,7 +78,7 @@ export class Mailbox {
     this.u32[1] = taskIndex;
     this.f64[1] = callId;
     this.u16[8] = this.self;
-    this.sendBody(endpoint, args);
+    this.sendBody(endpoint, args, undefined, 'args');
   }
 
   sendResult(endpoint: number, callId: number, ok: boolean, value: unknown): void {
@@ -141,6 +141,12 @@ export class Mailbox {
     return left;
   }
 
+  /** Forgets what waits for `endpoint` (its driver died: those calls were rejected). */
+  dropBacklog(endpoint: number): void {
+    this.backlog.delete(endpoint);
+    this.dirty.delete(endpoint);
+  }
+
   backlogged(endpoint?: number): number {
     if (endpoint !== undefined) return this.backlog.get(endpoint)?.length ?? 0;
     let n = 0;
@@ -197,15 +203,15 @@ export class Mailbox {
    * Too big for a slot: the body goes into an arena block of the
    * destination's TPC (local memory for the reader), which the reader frees.
    */
-  private sendBody(endpoint: number, value: unknown, queued?: () => void): boolean {
+  private sendBody(endpoint: number, value: unknown, queued?: () => void, what = 'value'): boolean {
     const q = this.queue(endpoint);
-    let n = encodeInto(value, this.scratch, HEADER);
+    let n = encodeInto(value, this.scratch, HEADER, what);
     let bytes: Uint8Array;
     if (n >= 0 && HEADER + n <= q.maxPayload) {
       bytes = this.scratch.subarray(0, HEADER + n);
     } else {
       // Big: encode on its own (it may not fit scratch either), then copy into an arena block.
-      const body = n >= 0 ? this.scratch.subarray(HEADER, HEADER + n) : encode(value);
+      const body = n >= 0 ? this.scratch.subarray(HEADER, HEADER + n) : encode(value, what);
       n = body.length;
       const tpc = this.layout.endpoints[endpoint]!.tpc;
       const arena = this.arenas[tpc]!;

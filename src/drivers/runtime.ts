@@ -292,6 +292,7 @@ export class Runtime {
     t.state = 'dead';
     const why = t.lastError ? t.lastError.split('\n')[0] : `its thread exited with code ${code}`;
     const endpoint = endpointOfDriver(t.layout.id);
+    this.mailbox.dropBacklog(endpoint); // spawns still waiting for room belong to the calls rejected here
     this.mailbox.rejectCallsTo(endpoint, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
     for (const other of this.threads) {
       if (other !== t && other.state === 'running') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, t.layout.id);
