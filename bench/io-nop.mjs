@@ -17,7 +17,7 @@
 // pinned, as start() leaves it when no spare core exists).
 // spinUs is the runtime knob: how long an idle driver (the io driver
 // included) polls before it parks. 0 shows the cost of waking parked threads.
-import { spawn } from 'node:child_process';
+import { median, runChild } from './lib.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,28 +73,7 @@ async function measure(spinUs, window, nops, mainCpu) {
   }
 }
 
-function runChild(spinUs) {
-  return new Promise((resolve) => {
-    const args = [fileURLToPath(import.meta.url), '--child', '--spin', String(spinUs), '--window', values.window, '--nops', values.nops, '--main-cpu', values['main-cpu']];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(code === 0 ? JSON.parse(out) : { spinUs, error: `exit ${code}` });
-      } catch (err) {
-        resolve({ spinUs, error: String(err) });
-      }
-    });
-  });
-}
 
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
-}
 
 async function orchestrate() {
   const runs = Number(values.runs);
@@ -102,7 +81,11 @@ async function orchestrate() {
   const raw = [];
   for (let r = 0; r < runs; r++) {
     for (const spinUs of spins) {
-      const res = await runChild(spinUs);
+      const res = await runChild(
+        fileURLToPath(import.meta.url),
+        ['--child', '--spin', String(spinUs), '--window', values.window, '--nops', values.nops, '--main-cpu', values['main-cpu']],
+        { spinUs },
+      );
       raw.push({ run: r, ...res });
       console.error(
         `run ${r + 1}/${runs} spinUs ${spinUs}: ` +

@@ -15,7 +15,7 @@
 // - work1usOps: the same for a task that spins ~1 µs
 // - hotP50/hotP99: µs from call to result, one task at a time, back to back
 // - coldP50/coldP99: µs for one task after 20 ms of idleness (threads parked)
-import { spawn } from 'node:child_process';
+import { median, runChild } from './lib.mjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -123,28 +123,7 @@ async function measure(impl, threads, tasks) {
   }
 }
 
-function runChild(impl, threads) {
-  return new Promise((resolve) => {
-    const args = [fileURLToPath(import.meta.url), '--child', '--impl', impl, '--threads', String(threads), '--tasks', values.tasks];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(code === 0 ? JSON.parse(out) : { impl, threads, error: `exit ${code}` });
-      } catch (err) {
-        resolve({ impl, threads, error: String(err) });
-      }
-    });
-  });
-}
 
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
-}
 
 async function orchestrate() {
   const runs = Number(values.runs);
@@ -154,7 +133,11 @@ async function orchestrate() {
   for (let r = 0; r < runs; r++) {
     for (const threads of threadCounts) {
       for (const impl of impls) {
-        const res = await runChild(impl, threads);
+        const res = await runChild(
+          fileURLToPath(import.meta.url),
+          ['--child', '--impl', impl, '--threads', String(threads), '--tasks', values.tasks],
+          { impl, threads },
+        );
         raw.push({ run: r, ...res });
         console.error(`run ${r + 1}/${runs} ${impl} x${threads}: ${res.error ?? `${Math.round(res.tinyOps)} tiny/s, hot p50 ${res.hotP50.toFixed(1)} µs`}`);
       }
