@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include <time.h>
+
 #include "addon.h"
 
 namespace gatio {
@@ -93,6 +95,15 @@ Napi::Value CurrentCpu(const Napi::CallbackInfo& info) {
 
 Napi::Value ThreadId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gettid()); }
 
+// threadCpuMs() -> CPU time the calling thread has used, in ms
+// (CLOCK_THREAD_CPUTIME_ID): the scheduler charges queues by it, so time
+// the kernel gave to other threads is not billed to the running queue.
+Napi::Value ThreadCpuMs(const Napi::CallbackInfo& info) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) ThrowErrno(info.Env(), "clock_gettime(CLOCK_THREAD_CPUTIME_ID)", errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6);
+}
+
 }  // namespace
 
 void InitAffinity(Napi::Env env, Napi::Object exports) {
@@ -100,6 +111,7 @@ void InitAffinity(Napi::Env env, Napi::Object exports) {
   exports.Set("threadAffinity", Napi::Function::New(env, ThreadAffinity, "threadAffinity"));
   exports.Set("currentCpu", Napi::Function::New(env, CurrentCpu, "currentCpu"));
   exports.Set("threadId", Napi::Function::New(env, ThreadId, "threadId"));
+  exports.Set("threadCpuMs", Napi::Function::New(env, ThreadCpuMs, "threadCpuMs"));
 }
 
 }  // namespace gatio

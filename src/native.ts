@@ -99,6 +99,7 @@ export interface NativeAddon {
   threadAffinity(): number[];
   currentCpu(): number;
   threadId(): number;
+  threadCpuMs(): number;
   // arena.cc
   arenaCreate(bytes: number, node: number, prefault: boolean, minBlock: number): number;
   arenaBuffer(id: number): SharedArrayBuffer;

@@ -12,6 +12,7 @@
 // eventfd) and returns to libuv, which sleeps in epoll_wait on that eventfd
 // (also registered with the ring, so a timer completion wakes it too).
 import { pinThread, threadBinding } from '../tpc/affinity.js';
+import { native } from '../native.js';
 import type { Layout } from './layout.js';
 import { Stat, STATS_SLOTS } from './layout.js';
 import { Mailbox, DriverDiedError } from './mailbox.js';
@@ -94,7 +95,8 @@ export class JsDriver {
     this.stats = new Float64Array(arena.buffer, d.stats.offset, STATS_SLOTS);
     const knobs = init.layout.settings.knobs;
     this.spinMs = knobs.spinUs / 1000;
-    this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs });
+    const n = native();
+    this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs, cpuNow: () => n.threadCpuMs() });
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
     this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
     this.timers = new Timers(this.ring, this.scheduler, () => this.poke());

@@ -29,6 +29,13 @@ export interface SchedulerOptions {
   latencyBoostMs?: number;
   /** clock in milliseconds; default performance.now */
   now?: () => number;
+  /**
+   * the calling thread's CPU time in ms (CLOCK_THREAD_CPUTIME_ID). When
+   * given, a window is charged only the share of its wall time the thread
+   * actually ran: time the kernel gave other threads (a noisy neighbour, a
+   * VM steal) is not billed to whichever queue happened to be running.
+   */
+  cpuNow?: () => number;
 }
 
 export interface TaskQueueStats {
@@ -186,6 +193,10 @@ export class Scheduler {
   private winStart = 0;
   private winSyncMs = 0;
   private winItems = 0;
+  private winStartCpu = 0;
+  /** the last CPU clock reading (closeWindow's, reused to open the next window) */
+  private cpuAt = 0;
+  private readonly cpuNow: (() => number) | undefined;
   /** time inside the window already charged elsewhere (run() of another queue) */
   private excludedMs = 0;
   /** when the window's quantum is spent */
@@ -206,6 +217,7 @@ export class Scheduler {
     if (typeof b !== 'number' || !Number.isFinite(b) || b < 0) {
       throw new RangeError(`scheduler: latencyBoostMs must be a finite number >= 0, got ${describe(b)}`);
     }
+    this.cpuNow = opts.cpuNow;
     if (opts.now !== undefined && typeof opts.now !== 'function') {
       throw new TypeError(`scheduler: now must be a function returning milliseconds, got ${describe(opts.now)}`);
     }
@@ -320,6 +332,7 @@ export class Scheduler {
     this.win = q;
     this.cur = q;
     this.winStart = t0;
+    if (this.cpuNow) this.winStartCpu = this.cpuAt;
     this.deadline = t0 + this.quantumMs;
     const est = q.asyncPerItemMs;
     let t = t0;
@@ -443,8 +456,15 @@ export class Scheduler {
 
   private closeWindow(t: number): void {
     const q = this.win;
+    if (this.cpuNow) this.cpuAt = this.cpuNow();
     if (q !== undefined) {
-      const elapsed = Math.max(0, t - this.winStart - this.excludedMs);
+      let elapsed = Math.max(0, t - this.winStart - this.excludedMs);
+      if (this.cpuNow) {
+        // Charge only the fraction of the window this thread was on a CPU.
+        const wall = t - this.winStart;
+        const cpu = this.cpuAt - this.winStartCpu;
+        if (wall > 0 && cpu < wall) elapsed *= Math.max(0, cpu) / wall;
+      }
       this.charge(q, elapsed);
       // What ran after runTurn returned: the continuations its items released.
       const perItem = Math.max(0, elapsed - this.winSyncMs) / this.winItems;
