@@ -188,4 +188,20 @@ test('a task stuck in a synchronous loop past the deadline: its thread is termin
   assert.equal(fdDiff(fds0, openFds()), [], 'fds after shutdown');
 });
 
+test('an idle runtime does not keep the process alive; an outstanding call does', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // The child never calls shutdown(): it must exit by itself once its last
+  // call (a 300 ms sleep on a driver) has returned, not before, not never.
+  const script = `
+    import { start } from 'gatio';
+    const rt = await start({ modules: [${JSON.stringify(TASKS)}] });
+    const t0 = Date.now();
+    rt.spawn('sleep', [300]).then(() => console.log('done after', Date.now() - t0));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, cwd: new URL('..', import.meta.url).pathname });
+  assert.is(r.status, 0, r.stderr);
+  const m = /done after (\d+)/.exec(r.stdout);
+  assert.ok(m, `the outstanding call kept the process alive until it returned: ${r.stdout}${r.stderr}`);
+  assert.ok(Number(m[1]) >= 290, m[1]);
+});
+
 test.run();

@@ -80,6 +80,13 @@ let current: Runtime | undefined;
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * The process's Node options, less those a worker refuses (a worker
+ * inherits execArgv; `node --input-type=module -e ...` would otherwise fail
+ * every driver at start).
+ */
+const WORKER_EXEC_ARGV = process.execArgv.filter((a) => !/^--(input-type|eval|print|interactive|check|test)\b|^-[epic]$/.test(a));
+
 /** how long the main thread waits, spinning, for the answer of a driver it just woke */
 const COLD_SPIN_MS = 0.3;
 
@@ -242,7 +249,7 @@ export class Runtime {
     let worker: Worker;
     try {
       pinThread(t.layout.pu);
-      worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name: `gatio ${t.layout.name}` });
+      worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name: `gatio ${t.layout.name}`, execArgv: WORKER_EXEC_ARGV });
     } finally {
       pinThread(saved);
     }
@@ -258,6 +265,10 @@ export class Runtime {
           (t as DriverThread & { tasks?: string[] }).tasks = m.tasks;
           t.tid = m.tid;
           t.state = 'running';
+          // Like a timer with unref(): an idle runtime does not hold the
+          // process open; outstanding calls do (the main inbox's watch is
+          // ref'd while any wait), and a service keeps itself alive.
+          worker.unref();
           stats[Stat.Alive] = 1;
           resolve();
         } else if (m.type === 'stopped') t.stopped?.();
