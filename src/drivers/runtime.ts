@@ -81,11 +81,31 @@ let current: Runtime | undefined;
 const RESOLVED = Promise.resolve();
 
 /**
- * The process's Node options, less those a worker refuses (a worker
- * inherits execArgv; `node --input-type=module -e ...` would otherwise fail
- * every driver at start).
+ * The Node options workers get: the process's, less those a worker refuses
+ * (per-process options such as --input-type or --report-directory: a worker
+ * inherits execArgv, and Node rejects the whole Worker for one of them).
+ * Entry-point options are dropped up front; per-process ones are learnt
+ * from Node's own error once, then reused.
  */
-const WORKER_EXEC_ARGV = process.execArgv.filter((a) => !/^--(input-type|eval|print|interactive|check|test)\b|^-[epic]$/.test(a));
+let workerExecArgv: string[] = process.execArgv.filter(
+  // Options about the main entry point, meaningless (and fatal) for a worker
+  // that runs a file: `node --input-type=module -e ...` and the like.
+  (a) => !/^(--input-type(=.*)?|--eval|--print|--check|--interactive|--test|-e|-p|-c|-i)$/.test(a),
+);
+
+function newWorker(init: DriverInit, name: string): Worker {
+  for (;;) {
+    try {
+      return new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name, execArgv: workerExecArgv });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const bad = e.code === 'ERR_WORKER_INVALID_EXEC_ARGV' ? (/flags: (.*)$/.exec(e.message)?.[1] ?? '').split(/,\s*/).filter(Boolean) : [];
+      const next = workerExecArgv.filter((a) => !bad.includes(a));
+      if (bad.length === 0 || next.length === workerExecArgv.length) throw err;
+      workerExecArgv = next;
+    }
+  }
+}
 
 /** how long the main thread waits, spinning, for the answer of a driver it just woke */
 const COLD_SPIN_MS = 0.3;
@@ -249,7 +269,10 @@ export class Runtime {
     let worker: Worker;
     try {
       pinThread(t.layout.pu);
-      worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name: `gatio ${t.layout.name}`, execArgv: WORKER_EXEC_ARGV });
+      worker = newWorker(init, `gatio ${t.layout.name}`);
+    } catch (err) {
+      t.state = 'dead';
+      return Promise.reject(err);
     } finally {
       pinThread(saved);
     }
