@@ -61,6 +61,7 @@ export class JsDriver {
   private readonly info: { id: number; name: string; tpc: number; pu: number };
   private tasks: TaskFn[] = [];
   private taskNames: string[] = [];
+  private taskIndexes = new Map<string, number>();
   /** async tasks still running, by "replyTo:callId": for cancels and shutdown */
   private readonly running = new Map<string, LazyTaskContext>();
   /** calls cancelled before their task started ("replyTo:callId") */
@@ -125,6 +126,7 @@ export class JsDriver {
     for (const url of this.layout.modules) await import(url);
     const reg = registry().tasks;
     this.taskNames = [...reg.keys()].sort();
+    this.taskIndexes = new Map(this.taskNames.map((n, i) => [n, i]));
     this.tasks = this.taskNames.map((n) => reg.get(n)!);
     return this.taskNames;
   }
@@ -138,7 +140,7 @@ export class JsDriver {
   }
 
   taskIndex(name: string): number {
-    const i = this.taskNames.indexOf(name);
+    const i = this.taskIndexes.get(name) ?? -1;
     if (i < 0) throw new Error(`unknown task "${name}" (defined: ${this.taskNames.join(', ') || 'none'})`);
     return i;
   }

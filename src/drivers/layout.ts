@@ -4,7 +4,7 @@
 // live inside those arenas, and the eventfd each consumer parks on.
 //
 // Endpoint 0 is the main thread; driver d is endpoint d + 1 (protocol.ts).
-import type { DriverKind } from '../tpc/config.js';
+import type { PlannedDriver } from '../tpc/plan.js';
 import type { RuntimeSettings } from './settings.js';
 
 /** A place in a TPC's arena: the index of the TPC (= of its arena) and a byte offset. */
@@ -13,14 +13,8 @@ export interface ArenaRef {
   offset: number;
 }
 
-export interface DriverLayout {
-  id: number;
-  name: string;
-  kind: DriverKind;
-  tpc: number;
-  node: number;
-  core: number;
-  pu: number;
+/** A planned driver, plus where its inbox and stats block live. */
+export interface DriverLayout extends PlannedDriver {
   /** this driver's inbox (also endpoint id + 1 in `endpoints`) */
   inbox: ArenaRef;
   /** STATS_SLOTS Float64 values this driver publishes; see Stat */

@@ -141,6 +141,7 @@ export class Runtime {
   readonly plan: Plan;
   readonly layout: Layout;
   readonly taskNames: string[] = [];
+  private readonly taskIndex = new Map<string, number>();
   private readonly arenas: Arena[] = [];
   private readonly threads: DriverThread[] = [];
   /** @internal the main thread's queues and pending calls */
@@ -181,13 +182,7 @@ export class Runtime {
       /^[a-z]+:/.test(m) ? m : pathToFileURL(isAbsolute(m) ? m : resolvePath(base, m)).href,
     );
     const drivers: DriverLayout[] = p.drivers.map((d) => ({
-      id: d.id,
-      name: d.name,
-      kind: d.kind,
-      tpc: d.tpc,
-      node: d.node,
-      core: d.core,
-      pu: d.pu,
+      ...d,
       inbox: inbox(d.tpc),
       stats: { tpc: d.tpc, offset: this.arenas[d.tpc]!.alloc(STATS_BYTES, 64).offset },
     }));
@@ -245,6 +240,7 @@ export class Runtime {
       }
     }
     this.taskNames.push(...first);
+    first.forEach((name, i) => this.taskIndex.set(name, i));
   }
 
   private startThread(t: DriverThread, timeoutMs: number): Promise<void> {
@@ -349,7 +345,7 @@ export class Runtime {
 
   spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
     if (this.closing) return Promise.reject(new ShutdownError('gatio: the runtime is shutting down; no new tasks'));
-    const taskIndex = this.taskNames.indexOf(task);
+    const taskIndex = this.taskIndex.get(task) ?? -1;
     if (taskIndex < 0) {
       throw new Error(`gatio: unknown task "${task}" (the task modules define: ${this.taskNames.join(', ') || 'no tasks'})`);
     }
