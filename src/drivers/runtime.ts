@@ -325,12 +325,15 @@ export class Runtime {
     this.mailbox.dropBacklog(endpoint); // spawns still waiting for room belong to the calls rejected here
     this.mailbox.rejectCallsTo(endpoint, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
     for (const other of this.threads) {
-      if (other !== t && other.state === 'running') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, t.layout.id);
+      if (other !== t && other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, t.layout.id);
     }
     this.mailbox.flush();
     t.lastError = undefined;
     if (!this.layout.settings.knobs.restart || this.closing) return;
     // Messages left in its inbox belonged to calls just rejected: start clean.
+    // The inbox is re-formatted in place (io drivers hold its address); a
+    // driver pushing into it at this very moment races the re-format (see
+    // docs/runtime.md, Failures).
     const ref = t.layout.inbox;
     MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, this.layout.settings.knobs.inboxSlots, this.layout.settings.knobs.slotBytes, t.eventfd);
     t.generation++;
