@@ -1,31 +1,32 @@
 // TPC arenas: one anonymous mapping bound to a NUMA node, shared by every
 // thread of the process, carved up by a buddy allocator (buddy.h) that any
-// thread may call (JS workers now, native io drivers later).
+// thread may call.
 //
 // Ownership and lifetime (the one rule: memory is unmapped exactly once,
 // after the last user is gone):
 // - An Arena (mapping + allocator) is held by std::shared_ptr only.
 // - The registry (id -> shared_ptr) holds the owner's reference from
-//   arenaCreate until arenaRelease. Every other native call looks the id up
-//   under the registry mutex and keeps its own shared_ptr copy for the call,
-//   so a concurrent arenaRelease cannot free memory under it.
+//   arenaCreate until arenaRelease. Every other call looks the id up under
+//   the registry mutex and keeps its own shared_ptr copy for the call, so a
+//   concurrent arenaRelease cannot free memory under it.
 // - arenaBuffer hands each thread a SharedArrayBuffer (a real one, so that
 //   Atomics and the JIT treat the memory as shared between threads). All of
 //   them share one v8::BackingStore per arena, which holds a heap-allocated
 //   shared_ptr to the Arena as its deleter data; V8 runs the deleter when
 //   the last SharedArrayBuffer over it, in any isolate, is gone. The Arena
 //   keeps only a weak_ptr to the store (a strong one would be a cycle).
+// - Native users (rings, io drivers, queue hooks) hold the Arena itself:
+//   ArenaHold (addon.h) hands out a copy of the shared_ptr.
 // - ~Arena munmaps. So the memory goes away only when the owner released it
-//   AND no SharedArrayBuffer in any thread still points at it, in whatever
-//   order threads exit. After arenaRelease the id is unknown to the allocator
-//   functions, while existing buffers stay valid until collected.
+//   AND no SharedArrayBuffer or native holder still points at it, in
+//   whatever order threads exit. After arenaRelease the id is unknown to
+//   every function here, while existing buffers and holds stay valid.
 #include <numa.h>
 #include <numaif.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,7 +47,6 @@ namespace {
 
 constexpr uint64_t kHuge = 2ull << 20;  // 2 MiB: THP size on x86-64/arm64 with 4K pages; also the base alignment
 constexpr uint64_t kDefaultMinBlock = 256;
-constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1: offsets and sizes travel as JS numbers
 
 struct Arena {
   void* base = nullptr;
@@ -83,31 +83,24 @@ uint64_t PageSize() { return static_cast<uint64_t>(sysconf(_SC_PAGESIZE)); }
 bool IsPow2(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 uint64_t RoundUp(uint64_t x, uint64_t unit) { return (x + unit - 1) / unit * unit; }
 
-// A whole, non-negative, exactly representable number argument.
+// info[i] as a whole number in [0, 2^53).
 uint64_t ArgU64(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= i || !info[i].IsNumber()) {
-    throw Napi::TypeError::New(env, std::string(fn) + ": " + name + " must be a number");
-  }
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || v < 0 || v != std::floor(v) || v > kMaxSafe) {
-    throw Napi::RangeError::New(env, std::string(fn) + ": " + name + " must be a whole number >= 0, got " +
-                                         info[i].ToString().Utf8Value());
-  }
-  return static_cast<uint64_t>(v);
+  return static_cast<uint64_t>(WholeNumber(info[i], fn, name, 0, kMaxSafeInteger));
 }
 
-ArenaRef Find(const Napi::CallbackInfo& info, const char* fn) {
-  uint64_t id = ArgU64(info, 0, fn, "arena id");
+ArenaRef Lookup(Napi::Env env, uint64_t id, const char* fn) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  auto it = r.arenas.find(static_cast<uint32_t>(id));
-  if (id > UINT32_MAX || it == r.arenas.end()) {
-    throw Napi::Error::New(info.Env(), std::string(fn) + ": no arena with id " + std::to_string(id) +
-                                           " (never created, or already released)");
+  auto it = id > UINT32_MAX ? r.arenas.end() : r.arenas.find(static_cast<uint32_t>(id));
+  if (it == r.arenas.end()) {
+    throw Napi::Error::New(env, std::string(fn) + ": no arena with id " + std::to_string(id) +
+                                    " (never created, or already released)");
   }
   return it->second;
 }
+
+// The arena named by info[0].
+ArenaRef Find(const Napi::CallbackInfo& info, const char* fn) { return Lookup(info.Env(), ArgU64(info, 0, fn, "arena id"), fn); }
 
 std::string ListBits(const struct bitmask* b) {
   std::string out;
@@ -122,7 +115,7 @@ std::string ListBits(const struct bitmask* b) {
 // Throws unless `node` exists and this process may allocate on it.
 // Returns false when the kernel has no NUMA support (then only node 0
 // exists and there is nothing to bind).
-bool CheckNode(Napi::Env env, int64_t node) {
+bool CheckNode(Napi::Env env, int node) {
   if (numa_available() < 0) {
     if (node != 0) {
       throw Napi::Error::New(env, "arena: NUMA node " + std::to_string(node) +
@@ -130,7 +123,7 @@ bool CheckNode(Napi::Env env, int64_t node) {
     }
     return false;
   }
-  if (node < 0 || node > numa_max_node() || !numa_bitmask_isbitset(numa_nodes_ptr, static_cast<unsigned>(node))) {
+  if (node > numa_max_node() || !numa_bitmask_isbitset(numa_nodes_ptr, static_cast<unsigned>(node))) {
     throw Napi::Error::New(env, "arena: NUMA node " + std::to_string(node) + " does not exist (nodes: " +
                                     ListBits(numa_nodes_ptr) + ")");
   }
@@ -177,12 +170,7 @@ void Prefault(Napi::Env env, Arena& a) {
 Napi::Value ArenaCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t asked = ArgU64(info, 0, "arenaCreate", "bytes");
-  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "arenaCreate: node must be a number");
-  double nodeArg = info[1].As<Napi::Number>().DoubleValue();
-  if (nodeArg != std::floor(nodeArg) || std::fabs(nodeArg) > 1e9) {
-    throw Napi::RangeError::New(env, "arenaCreate: node must be a whole number, got " + info[1].ToString().Utf8Value());
-  }
-  int64_t node = static_cast<int64_t>(nodeArg);
+  int node = static_cast<int>(WholeNumber(info[1], "arenaCreate", "node", 0, INT32_MAX));
   bool prefault = info.Length() > 2 && info[2].ToBoolean().Value();
   uint64_t minBlock = info.Length() > 3 ? ArgU64(info, 3, "arenaCreate", "minBlock") : 0;
   if (minBlock == 0) minBlock = kDefaultMinBlock;
@@ -200,7 +188,7 @@ Napi::Value ArenaCreate(const Napi::CallbackInfo& info) {
   uint64_t bytes = RoundUp(asked, unit);
 
   auto arena = std::make_shared<Arena>();
-  arena->node = static_cast<int>(node);
+  arena->node = node;
   arena->base = MapAligned(bytes);
   if (!arena->base) ThrowErrno(env, "arena: mmap of " + std::to_string(bytes) + " bytes", errno);
   arena->bytes = bytes;  // from here ~Arena unmaps on any error below
@@ -271,10 +259,9 @@ Napi::Value ArenaFree(const Napi::CallbackInfo& info) {
   ArenaRef arena = Find(info, "arenaFree");
   uint64_t offset = ArgU64(info, 1, "arenaFree", "offset");
   if (arena->buddy->Free(offset) == 0) {
-    Napi::Error e = Napi::Error::New(env, "arenaFree: offset " + std::to_string(offset) + " is not the start of a live block of arena " +
-                                              info[0].ToString().Utf8Value() + " (already freed, inside a block, or never allocated)");
-    e.Set("code", Napi::String::New(env, "GATIO_ARENA_BAD_FREE"));
-    throw e;
+    throw CodedError(env, "arenaFree: offset " + std::to_string(offset) + " is not the start of a live block of arena " +
+                              info[0].ToString().Utf8Value() + " (already freed, inside a block, or never allocated)",
+                     "GATIO_ARENA_BAD_FREE");
   }
   return env.Undefined();
 }
@@ -336,17 +323,25 @@ Napi::Value ArenaPlacement(const Napi::CallbackInfo& info) {
 
 // arenaRelease(id): drops the owner's reference; see the top of this file.
 Napi::Value ArenaRelease(const Napi::CallbackInfo& info) {
-  ArenaRef arena = Find(info, "arenaRelease");
+  uint64_t id = ArgU64(info, 0, "arenaRelease", "arena id");
+  ArenaRef arena = Lookup(info.Env(), id, "arenaRelease");
   Registry& r = registry();
   {
     std::lock_guard<std::mutex> lock(r.mu);
-    r.arenas.erase(static_cast<uint32_t>(ArgU64(info, 0, "arenaRelease", "arena id")));
+    r.arenas.erase(static_cast<uint32_t>(id));
   }
   // `arena` (the last reference, if no buffer is alive) unmaps here, outside the lock.
   return info.Env().Undefined();
 }
 
 }  // namespace
+
+HeldArena ArenaHold(Napi::Env env, uint64_t id, const char* fn) {
+  ArenaRef arena = Lookup(env, id, fn);
+  uint8_t* base = static_cast<uint8_t*>(arena->base);
+  uint64_t bytes = arena->bytes;
+  return {std::move(arena), base, bytes};
+}
 
 void InitArena(Napi::Env env, Napi::Object exports) {
   exports.Set("arenaCreate", Napi::Function::New(env, ArenaCreate, "arenaCreate"));

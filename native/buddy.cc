@@ -26,7 +26,7 @@ int BuddyAllocator::OrderFor(uint64_t size) const {
   return order <= maxOrder_ ? order : -1;
 }
 
-int64_t BuddyAllocator::Allocate(uint64_t size, uint64_t align, uint64_t* blockSize) {
+int64_t BuddyAllocator::Allocate(uint64_t size, uint64_t align) {
   // A block of order k sits at a multiple of its size, so asking for a
   // block at least `align` large is enough to honour the alignment.
   int want = OrderFor(std::max({size, align, minBlock_}));
@@ -51,7 +51,6 @@ int64_t BuddyAllocator::Allocate(uint64_t size, uint64_t align, uint64_t* blockS
   inUse_ += SizeOf(want);
   highWater_ = std::max(highWater_, inUse_);
   allocations_++;
-  if (blockSize) *blockSize = SizeOf(want);
   return static_cast<int64_t>(off);
 }
 

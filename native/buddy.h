@@ -52,7 +52,7 @@ class BuddyAllocator {
   // The offset of a block of at least max(size, align, minBlock) bytes
   // rounded up to a power of two, aligned to that size; kNoFit when none is
   // free (counted in stats().failed). size > 0, align a power of two or 0.
-  int64_t Allocate(uint64_t size, uint64_t align, uint64_t* blockSize = nullptr);
+  int64_t Allocate(uint64_t size, uint64_t align);
 
   // Returns the block's size, or 0 when offset is not the start of a live
   // block (double free, interior or foreign offset): state is unchanged.

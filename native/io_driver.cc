@@ -16,14 +16,12 @@
 //   from the moment it sends the request until it has read the IoDone: the
 //   kernel may read or write it until then. The driver never frees, copies
 //   or keeps it. It only checks that [buf, buf + len) lies inside the arena.
-// - The arenas: IoDriver holds each arena's v8::BackingStore, so every byte
-//   a request may name (and every queue) stays mapped while the thread runs.
-//   The stores are taken and dropped on the JS thread that started the
-//   driver; the io thread uses raw pointers only.
+// - The arenas: IoDriver holds each arena (ArenaHold), so every byte a
+//   request may name (and every queue) stays mapped while the thread runs.
 // - Stop: the thread cancels everything in flight and waits for every
 //   completion (Ring::Close, up to 10 s) before it exits, so the kernel never
 //   writes into memory after ioDriverStop returns. If ops are still running
-//   at that deadline the stores are leaked on purpose (a leak, never a
+//   at that deadline the arena holds are leaked on purpose (a leak, never a
 //   kernel write into freed memory).
 #include "io_driver.h"
 
@@ -31,24 +29,18 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <climits>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <deque>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
-
-#include <v8.h>
 
 #include "addon.h"
 #include "queue.h"
@@ -62,9 +54,6 @@ constexpr int64_t kParkNs = 1000000000;          // one sleep's bound: a safety 
 constexpr int64_t kRetryNs = 100000;             // a reply queue was full: try again this soon
 constexpr int64_t kNoPollNs = 1000000;           // sleep bound if the eventfd poll ever fails
 constexpr int kCloseTimeoutMs = 10000;
-constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
-
-bool WholeIn(double v, double lo, double hi) { return std::isfinite(v) && v == std::floor(v) && v >= lo && v < hi; }
 
 // A spin-wait hint: lets an SMT sibling run, saves power.
 inline void CpuRelax() {
@@ -79,28 +68,22 @@ int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-struct Span {
-  uint8_t* base;
-  uint64_t bytes;
-};
-
 // Shared by the JS thread that starts/stops the driver and the io thread.
 struct IoDriver {
   // Written before the thread starts, read-only afterwards.
-  uint32_t handle = 0;
   uint16_t driverId = 0;
   int pu = -1;
   int eventfd = -1;  // the inbox's eventfd; owned by the runtime, which closes it only after stop
   unsigned ringEntries = 256;
   int64_t spinNs = 0;
-  std::vector<Span> arenas;         // by TPC index
+  std::vector<HeldArena> arenas;    // by TPC index; the io thread reads base and bytes only
   std::vector<QueueRef> endpoints;  // every endpoint's inbox, by endpoint number
   std::optional<QueueRef> inbox;
   double* stats = nullptr;  // kStatSlots Float64 values in the arena
 
   // The JS thread's.
+  uint32_t handle = 0;
   napi_env env = nullptr;
-  std::vector<std::shared_ptr<v8::BackingStore>> stores;  // keep the arenas mapped
   pthread_t thread{};
 
   std::atomic<bool> stop{false};
@@ -282,7 +265,7 @@ class Loop {
       return;
     }
     std::memcpy(&r, p, sizeof r);
-    if (r.replyTo >= d_->endpoints.size() || !WholeIn(r.callId, 0, kMaxSafe)) {
+    if (r.replyTo >= d_->endpoints.size() || !WholeIn(r.callId, 0, kMaxSafeInteger)) {
       d_->dropped++;  // no one to answer
       return;
     }
@@ -294,8 +277,8 @@ class Loop {
   int Prepare(const IoRequestMsg& r) {
     uint8_t* buf = nullptr;
     if (r.op == kOpRead || r.op == kOpWrite || r.op == kOpOpenat) {
-      if (r.bufArena >= d_->arenas.size() || !WholeIn(r.buf, 0, kMaxSafe)) return -EFAULT;
-      const Span& a = d_->arenas[r.bufArena];
+      if (r.bufArena >= d_->arenas.size() || !WholeIn(r.buf, 0, kMaxSafeInteger)) return -EFAULT;
+      const HeldArena& a = d_->arenas[r.bufArena];
       if (static_cast<uint64_t>(r.buf) + r.len > a.bytes) return -EFAULT;
       buf = a.base + static_cast<uint64_t>(r.buf);
     }
@@ -305,7 +288,7 @@ class Loop {
         break;
       case kOpRead:
       case kOpWrite:
-        if (r.off != -1 && !WholeIn(r.off, 0, kMaxSafe)) return -EINVAL;
+        if (!WholeIn(r.off, -1, kMaxSafeInteger)) return -EINVAL;
         break;
       case kOpNop:
       case kOpClose:
@@ -400,7 +383,7 @@ class Loop {
   std::vector<RingCompletion> cpl_;
   bool pollBroken_ = false;
   uint64_t parks_ = 0, wakeups_ = 0, turns_ = 0, messages_ = 0, completed_ = 0;
-  pid_t tid_ = static_cast<pid_t>(syscall(SYS_gettid));  // Loop is constructed on its thread
+  pid_t tid_ = gettid();  // Loop is constructed on its thread
 };
 
 void* ThreadMain(void* arg) {
@@ -438,14 +421,14 @@ Registry& registry() {
   return *r;
 }
 
-// Stops the thread and joins it; then drops the arena references on this
-// (the JS) thread, or leaks them if ops were still running at the deadline.
+// Stops the thread and joins it. If ops were still running at the
+// deadline, leaks the arena holds (the kernel may still write there).
 void StopAndJoin(IoDriver* d) {
   d->stop.store(true, std::memory_order_seq_cst);
   while (eventfd_write(d->eventfd, 1) != 0 && errno == EINTR) {  // ends its wait: the poll completes
   }
   pthread_join(d->thread, nullptr);
-  if (!d->drained) new std::vector<std::shared_ptr<v8::BackingStore>>(std::move(d->stores));
+  if (!d->drained) new std::vector<HeldArena>(std::move(d->arenas));
 }
 
 void OnEnvTeardown(void* arg) {
@@ -458,26 +441,11 @@ void OnEnvTeardown(void* arg) {
   delete d;
 }
 
-double Field(Napi::Object o, const char* key, double lo, double hi, std::optional<double> dflt = std::nullopt) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() && dflt) return *dflt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("ioDriverStart: ") + key + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!WholeIn(d, lo, hi)) {
-    char b[200];
-    std::snprintf(b, sizeof b, "ioDriverStart: %s must be a whole number in [%.17g, %.17g), got %.17g", key, lo, hi, d);
-    throw Napi::RangeError::New(o.Env(), b);
-  }
-  return d;
-}
+constexpr const char* kStart = "ioDriverStart";
 
-// The formatted queue at `offset` of arena `tpc`, or a clear error.
+// The formatted queue at `offset` of arena `tpc` (already range-checked), or a clear error.
 QueueRef QueueAt(Napi::Env env, const IoDriver& d, double tpc, double offset, const std::string& what) {
-  if (tpc >= d.arenas.size()) {
-    throw Napi::RangeError::New(env, "ioDriverStart: " + what + ": TPC " + std::to_string(static_cast<long>(tpc)) + " has no arena (" +
-                                         std::to_string(d.arenas.size()) + " arenas)");
-  }
-  const Span& a = d.arenas[static_cast<size_t>(tpc)];
+  const HeldArena& a = d.arenas[static_cast<size_t>(tpc)];
   uint64_t off = static_cast<uint64_t>(offset);
   const char* why = off < a.bytes ? QueueRef::Check(a.base + off, a.bytes - off) : "the offset is outside the arena";
   if (why) throw Napi::Error::New(env, "ioDriverStart: " + what + " at offset " + std::to_string(off) + ": " + why);
@@ -496,43 +464,38 @@ Napi::Value IoDriverStart(const Napi::CallbackInfo& info) {
 
   Napi::Value ids = o.Get("arenaIds");
   if (!ids.IsArray() || ids.As<Napi::Array>().Length() == 0) throw Napi::TypeError::New(env, "ioDriverStart: arenaIds must be a non-empty array of arena ids");
-  auto* arenaBuffer = static_cast<Napi::FunctionReference*>(info.Data());
   Napi::Array idList = ids.As<Napi::Array>();
   for (uint32_t i = 0; i < idList.Length(); i++) {
-    napi_value sab = arenaBuffer->Call({idList.Get(i)});  // throws for an unknown arena
-    v8::Local<v8::Value> local;
-    static_assert(sizeof(local) == sizeof(sab));
-    std::memcpy(static_cast<void*>(&local), &sab, sizeof sab);  // napi_value is a v8::Local underneath
-    if (local.IsEmpty() || !local->IsSharedArrayBuffer()) throw Napi::Error::New(env, "ioDriverStart: arenaBuffer did not return a SharedArrayBuffer");
-    std::shared_ptr<v8::BackingStore> store = local.As<v8::SharedArrayBuffer>()->GetBackingStore();
-    d->arenas.push_back({static_cast<uint8_t*>(store->Data()), store->ByteLength()});
-    d->stores.push_back(std::move(store));
+    uint64_t id = static_cast<uint64_t>(WholeNumber(idList.Get(i), kStart, ("arenaIds[" + std::to_string(i) + "]").c_str(), 0, UINT32_MAX));
+    d->arenas.push_back(ArenaHold(env, id, kStart));
   }
-  const double tpc = Field(o, "tpc", 0, static_cast<double>(d->arenas.size()));
-  const Span& own = d->arenas[static_cast<size_t>(tpc)];
-  d->inbox = QueueAt(env, *d, tpc, Field(o, "inboxOffset", 0, kMaxSafe), "the inbox");
-  d->eventfd = static_cast<int>(Field(o, "eventfd", 0, INT_MAX));
-  d->pu = static_cast<int>(Field(o, "pu", 0, CPU_SETSIZE));
-  const double statsOffset = Field(o, "statsOffset", 0, kMaxSafe);
+  const double lastTpc = static_cast<double>(d->arenas.size() - 1);
+  const double tpc = WholeNumber(o.Get("tpc"), kStart, "tpc", 0, lastTpc);
+  const HeldArena& own = d->arenas[static_cast<size_t>(tpc)];
+  d->inbox = QueueAt(env, *d, tpc, WholeNumber(o.Get("inboxOffset"), kStart, "inboxOffset", 0, kMaxSafeInteger), "the inbox");
+  d->eventfd = static_cast<int>(WholeNumber(o.Get("eventfd"), kStart, "eventfd", 0, INT_MAX));
+  d->pu = static_cast<int>(WholeNumber(o.Get("pu"), kStart, "pu", 0, CPU_SETSIZE - 1));
+  const double statsOffset = WholeNumber(o.Get("statsOffset"), kStart, "statsOffset", 0, kMaxSafeInteger);
   if (static_cast<uint64_t>(statsOffset) % 8 != 0 || statsOffset + kStatSlots * 8 > static_cast<double>(own.bytes)) {
     throw Napi::RangeError::New(env, "ioDriverStart: statsOffset " + std::to_string(static_cast<uint64_t>(statsOffset)) +
                                          " is not an 8-byte aligned block of " + std::to_string(kStatSlots * 8) + " bytes inside arena " +
                                          std::to_string(static_cast<int>(tpc)));
   }
   d->stats = reinterpret_cast<double*>(own.base + static_cast<uint64_t>(statsOffset));
-  d->ringEntries = static_cast<unsigned>(Field(o, "ringEntries", 1, 32769, 256));
-  d->driverId = static_cast<uint16_t>(Field(o, "driver", 0, 65536, 0));
-  d->spinNs = static_cast<int64_t>(Field(o, "spinUs", 0, 1e6 + 1, 0) * 1000);
+  d->ringEntries = static_cast<unsigned>(WholeField(o, kStart, "ringEntries", 1, 32768, 256));
+  d->driverId = static_cast<uint16_t>(WholeField(o, kStart, "driver", 0, 65535, 0));
+  d->spinNs = static_cast<int64_t>(WholeField(o, kStart, "spinUs", 0, 1e6, 0) * 1000);
   Napi::Value eps = o.Get("endpoints");
   if (!eps.IsArray()) throw Napi::TypeError::New(env, "ioDriverStart: endpoints must be an array of { tpc, offset } (every endpoint's inbox)");
   Napi::Array epList = eps.As<Napi::Array>();
   if (epList.Length() > 65536) throw Napi::RangeError::New(env, "ioDriverStart: more than 65536 endpoints");
   for (uint32_t i = 0; i < epList.Length(); i++) {
+    const std::string name = "endpoints[" + std::to_string(i) + "]";
     Napi::Value e = epList.Get(i);
-    if (!e.IsObject()) throw Napi::TypeError::New(env, "ioDriverStart: endpoints[" + std::to_string(i) + "] must be { tpc, offset }");
+    if (!e.IsObject()) throw Napi::TypeError::New(env, "ioDriverStart: " + name + " must be { tpc, offset }");
     Napi::Object eo = e.As<Napi::Object>();
-    d->endpoints.push_back(QueueAt(env, *d, Field(eo, "tpc", 0, static_cast<double>(d->arenas.size())), Field(eo, "offset", 0, kMaxSafe),
-                                   "endpoints[" + std::to_string(i) + "]"));
+    d->endpoints.push_back(QueueAt(env, *d, WholeNumber(eo.Get("tpc"), kStart, (name + ".tpc").c_str(), 0, lastTpc),
+                                   WholeNumber(eo.Get("offset"), kStart, (name + ".offset").c_str(), 0, kMaxSafeInteger), name));
   }
 
   // Pinned from its first instruction: the affinity is in the attributes.
@@ -582,12 +545,11 @@ Napi::Value IoDriverStart(const Napi::CallbackInfo& info) {
 // (it cancels and drains everything in flight first) and joins it.
 Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "ioDriverStop: handle must be a number");
-  double h = info[0].As<Napi::Number>().DoubleValue();
+  uint32_t h = static_cast<uint32_t>(WholeNumber(info[0], "ioDriverStop", "handle", 0, UINT32_MAX));
   IoDriver* d = nullptr;
   {
     std::lock_guard<std::mutex> lock(registry().mu);
-    auto it = WholeIn(h, 1, 4294967296.0) ? registry().byHandle.find(static_cast<uint32_t>(h)) : registry().byHandle.end();
+    auto it = registry().byHandle.find(h);
     if (it == registry().byHandle.end()) {
       throw Napi::Error::New(env, "ioDriverStop: no io driver with handle " + info[0].ToString().Utf8Value() + " (never started, or already stopped)");
     }
@@ -611,13 +573,8 @@ Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitIoDriver(Napi::Env env, Napi::Object exports) {
-  // InitArena runs first (addon.cc): the driver reaches arenas through arenaBuffer.
-  Napi::Value arenaBuffer = exports.Get("arenaBuffer");
-  if (!arenaBuffer.IsFunction()) throw Napi::Error::New(env, "io driver: arenaBuffer is not registered yet");
-  auto* ref = new Napi::FunctionReference(Napi::Persistent(arenaBuffer.As<Napi::Function>()));
-  env.AddCleanupHook([ref] { delete ref; });
-  exports.Set("ioDriverStart", Napi::Function::New(env, IoDriverStart, "ioDriverStart", ref));
-  exports.Set("ioDriverStop", Napi::Function::New(env, IoDriverStop, "ioDriverStop", ref));
+  exports.Set("ioDriverStart", Napi::Function::New(env, IoDriverStart, "ioDriverStart"));
+  exports.Set("ioDriverStop", Napi::Function::New(env, IoDriverStop, "ioDriverStop"));
 }
 
 }  // namespace gatio

@@ -50,7 +50,7 @@ static_assert(offsetof(IoDoneMsg, driver) == 2 && offsetof(IoDoneMsg, res) == 4 
               "IoDone offsets (protocol.ts)");
 
 // Slots of a driver's Float64 stats block (Stat in src/drivers/layout.ts)
-// that an io driver writes. Alive and Generation belong to the main thread.
+// that an io driver writes. Alive belongs to the main thread.
 enum IoStat : unsigned {
   kStatPending = 2,  // ops in the ring + completions waiting for room in a reply queue
   kStatParks = 5,

@@ -3,8 +3,8 @@
 // queue"). Header-only and free of N-API, so io-driver threads can use it.
 //
 // A QueueRef is a pointer into memory it does not own: whoever holds it
-// must keep the arena mapped (hold the arena or a SharedArrayBuffer's
-// backing store) for as long as the QueueRef is used.
+// must keep the arena mapped (a HeldArena, addon.h) for as long as the
+// QueueRef is used.
 //
 // Positions and sequences are int32 in memory and wrap around; they are
 // computed here as uint32 (wrap-around is defined for unsigned) and only
@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
-#include <string>
 #include <utility>
 
 namespace gatio {
@@ -59,7 +58,6 @@ class QueueRef {
     return QueueRef(b, uint32_t(Load(b, kCapacityAt)), uint32_t(Load(b, kSlotBytesAt)));
   }
 
-  uint32_t Capacity() const { return capacity_; }
   uint32_t MaxPayload() const { return slotBytes_ - kSlotHeader; }
 
   // ---- producer side (any thread) ----
@@ -144,13 +142,6 @@ class QueueRef {
     return !Ready(uint32_t(At(kHeadAt).load(std::memory_order_relaxed)), &ahead) && !ahead;
   }
 
-  // Approximate while other threads run.
-  uint32_t Size() {
-    int32_t d = int32_t(uint32_t(At(kTailAt).load(std::memory_order_relaxed)) -
-                        uint32_t(At(kHeadAt).load(std::memory_order_relaxed)));
-    return d < 0 ? 0 : (uint32_t(d) > capacity_ ? capacity_ : uint32_t(d));
-  }
-
   // state = 1, then re-check (seq_cst: the Dekker handshake with WakeIfParked).
   // True: still empty, sleep on the wakeFd. False: state reset to 0, keep running.
   bool PrepareToPark() {
@@ -162,10 +153,6 @@ class QueueRef {
 
   // After waking (and draining the eventfd).
   void Unparked() { At(kStateAt).store(0, std::memory_order_seq_cst); }
-
-  int WakeFd() { return At(kWakeFdAt).load(std::memory_order_relaxed); }
-  uint32_t Wakeups() { return uint32_t(At(kWakeupsAt).load(std::memory_order_relaxed)); }
-  uint32_t Full() { return uint32_t(At(kFullAt).load(std::memory_order_relaxed)); }
 
  private:
   using Ref = std::atomic_ref<int32_t>;

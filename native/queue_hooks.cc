@@ -2,19 +2,13 @@
 // from C++ on the calling thread, and a native producer thread, so tests
 // can check that JS and native threads interoperate on the same bytes.
 //
-// Queues are named by (arena id, byte offset). The arena's memory is
-// reached through the arena's SharedArrayBuffer (the exported arenaBuffer
-// function, captured at init): its v8::BackingStore is a reference that
-// keeps the arena mapped, and the producer thread's job holds one for as
-// long as the thread runs.
+// Queues are named by (arena id, byte offset). Each call holds the arena
+// (ArenaHold) while it uses the queue; the producer thread's job holds it
+// for as long as the thread runs.
 #include <sched.h>
 
 #include <chrono>
-#include <cmath>
-#include <memory>
 #include <thread>
-
-#include <v8.h>
 
 #include "addon.h"
 #include "queue.h"
@@ -23,19 +17,12 @@ namespace gatio {
 namespace {
 
 struct Memory {
-  std::shared_ptr<v8::BackingStore> store;  // keeps the arena mapped
+  HeldArena arena;  // keeps the queue's memory mapped
   QueueRef queue;
 };
 
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
-  Napi::Env env = info.Env();
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(env, std::string(fn) + ": " + name + " must be a number");
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || v < 0 || v != std::floor(v) || v > 4294967295.0) {
-    throw Napi::RangeError::New(env, std::string(fn) + ": " + name + " must be a whole number from 0 to 2^32-1, got " +
-                                         info[i].ToString().Utf8Value());
-  }
-  return static_cast<uint32_t>(v);
+  return static_cast<uint32_t>(WholeNumber(info[i], fn, name, 0, UINT32_MAX));
 }
 
 // The queue at (info[0] = arena id, info[1] = offset).
@@ -43,23 +30,17 @@ Memory Open(const Napi::CallbackInfo& info, const char* fn) {
   Napi::Env env = info.Env();
   uint32_t id = ArgU32(info, 0, fn, "arena id");
   uint32_t offset = ArgU32(info, 1, fn, "offset");
-  auto* arenaBuffer = static_cast<Napi::FunctionReference*>(info.Data());
-  napi_value sab = arenaBuffer->Call({Napi::Number::New(env, id)});  // throws for an unknown arena
-  v8::Local<v8::Value> local;
-  static_assert(sizeof(local) == sizeof(sab));
-  std::memcpy(static_cast<void*>(&local), &sab, sizeof(sab));  // napi_value is a v8::Local underneath
-  if (!local->IsSharedArrayBuffer()) throw Napi::Error::New(env, std::string(fn) + ": arenaBuffer did not return a SharedArrayBuffer");
-  std::shared_ptr<v8::BackingStore> store = local.As<v8::SharedArrayBuffer>()->GetBackingStore();
-  uint64_t bytes = store->ByteLength();
-  if (offset >= bytes) {
+  HeldArena arena = ArenaHold(env, id, fn);
+  if (offset >= arena.bytes) {
     throw Napi::RangeError::New(env, std::string(fn) + ": offset " + std::to_string(offset) + " is outside arena " +
-                                         std::to_string(id) + " (" + std::to_string(bytes) + " bytes)");
+                                         std::to_string(id) + " (" + std::to_string(arena.bytes) + " bytes)");
   }
-  uint8_t* base = static_cast<uint8_t*>(store->Data()) + offset;
-  if (const char* why = QueueRef::Check(base, bytes - offset)) {
+  uint8_t* base = arena.base + offset;
+  if (const char* why = QueueRef::Check(base, arena.bytes - offset)) {
     throw Napi::Error::New(env, std::string(fn) + ": arena " + std::to_string(id) + " offset " + std::to_string(offset) + ": " + why);
   }
-  return Memory{std::move(store), QueueRef::Attach(base, bytes - offset)};
+  QueueRef queue = QueueRef::Attach(base, arena.bytes - offset);
+  return Memory{std::move(arena), queue};
 }
 
 // queueNativePush(arenaId, offset, bytes: Uint8Array) -> boolean (false: full)
@@ -194,14 +175,9 @@ Napi::Value Producer(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitQueueHooks(Napi::Env env, Napi::Object exports) {
-  // InitArena runs first (addon.cc); the hooks reach arenas through it.
-  Napi::Value arenaBuffer = exports.Get("arenaBuffer");
-  if (!arenaBuffer.IsFunction()) throw Napi::Error::New(env, "queue hooks: arenaBuffer is not registered yet");
-  auto* ref = new Napi::FunctionReference(Napi::Persistent(arenaBuffer.As<Napi::Function>()));
-  env.AddCleanupHook([ref] { delete ref; });
-  exports.Set("queueNativePush", Napi::Function::New(env, Push, "queueNativePush", ref));
-  exports.Set("queueNativePop", Napi::Function::New(env, Pop, "queueNativePop", ref));
-  exports.Set("queueNativeProducer", Napi::Function::New(env, Producer, "queueNativeProducer", ref));
+  exports.Set("queueNativePush", Napi::Function::New(env, Push, "queueNativePush"));
+  exports.Set("queueNativePop", Napi::Function::New(env, Pop, "queueNativePop"));
+  exports.Set("queueNativeProducer", Napi::Function::New(env, Producer, "queueNativeProducer"));
 }
 
 }  // namespace gatio

@@ -7,9 +7,9 @@
 //   arena is already shared memory every thread can view, it is NUMA-local,
 //   its lifetime is explicit (no GC finalizer racing the ring), and the
 //   header's stats can be read from any thread (runtime stats).
-// - The ring keeps the arena's v8::BackingStore alive (a shared_ptr), so
-//   the memory the kernel may write into stays mapped at least until every
-//   op has completed, whatever JS does with its Arena handle meanwhile.
+// - The ring holds its arena (ArenaHold), so the memory the kernel may
+//   write into stays mapped at least until every op has completed, whatever
+//   JS does with its Arena handle meanwhile.
 // - Rings are named by id. Each thread keeps the rings it created in a
 //   thread_local table; only that thread can turn or close them (SINGLE_ISSUER,
 //   and liburing's SQ/CQ indices are not thread-safe: the kernel's EEXIST
@@ -19,27 +19,20 @@
 //   and closed by an env cleanup hook.
 #include "ring.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <climits>
-#include <cmath>
-#include <cstring>
-#include <memory>
 #include <mutex>
 #include <unordered_map>
-
-#include <v8.h>
 
 #include "addon.h"
 
 namespace gatio {
 
 namespace {
-constexpr double kMaxUserData = 9007199254740992.0;  // 2^53: userData travels as a JS number
-// user_data values >= 2^53 are never a JS op: the ring's own.
+// user_data values >= 2^53 are never a JS op (userData travels as a JS number): the ring's own.
 constexpr uint64_t kDrainTag = ~0ull - 1;  // our cancel-everything SQE on close
 constexpr uint64_t kFirstInternal = 1ull << 53;
 constexpr size_t kMaxPath = 4096;  // PATH_MAX: how far to look for an OPENAT path's NUL
@@ -47,14 +40,6 @@ constexpr size_t kMaxPath = 4096;  // PATH_MAX: how far to look for an OPENAT pa
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-std::string Num(double v) {
-  char b[40];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
-
-bool WholeIn(double v, double lo, double hi) { return std::isfinite(v) && v == std::floor(v) && v >= lo && v < hi; }
 }  // namespace
 
 const char* RingOpName(unsigned op) {
@@ -144,9 +129,9 @@ int Ring::Init(const RingConfig& cfg, std::string* why) {
 std::string Ring::Validate(const RingCommand& c) const {
   if (c.op >= kOpCount) return "op " + std::to_string(c.op) + " is not an OP_* code (0.." + std::to_string(kOpCount - 1) + ")";
   const std::string op = RingOpName(c.op);
-  if (!WholeIn(c.userData, 0, kMaxUserData)) return op + ": userData must be a whole number in [0, 2^53), got " + Num(c.userData);
+  if (!WholeIn(c.userData, 0, kMaxSafeInteger)) return op + ": userData must be a whole number in [0, 2^53), got " + Num(c.userData);
   auto range = [&](double len, const char* what) -> std::string {
-    if (!WholeIn(c.buf, 0, kMaxUserData) || c.buf + len > static_cast<double>(bytes_) || !base_) {
+    if (!WholeIn(c.buf, 0, kMaxSafeInteger) || c.buf + len > static_cast<double>(bytes_) || !base_) {
       return op + ": " + what + " [" + Num(c.buf) + ", " + Num(c.buf + len) + ") is not inside the ring's arena (" +
              std::to_string(bytes_) + " bytes); buf must be an arena offset";
     }
@@ -158,7 +143,7 @@ std::string Ring::Validate(const RingCommand& c) const {
       break;
     case kOpTimeoutRemove:
     case kOpAsyncCancel:
-      if (!WholeIn(c.off, 0, kMaxUserData)) return op + ": off (the userData to cancel) must be a whole number in [0, 2^53), got " + Num(c.off);
+      if (!WholeIn(c.off, 0, kMaxSafeInteger)) return op + ": off (the userData to cancel) must be a whole number in [0, 2^53), got " + Num(c.off);
       break;
     case kOpOpenat: {
       std::string e = range(1, "path");
@@ -174,7 +159,7 @@ std::string Ring::Validate(const RingCommand& c) const {
     case kOpWrite: {
       std::string e = range(c.len, "buffer");
       if (!e.empty()) return e;
-      if (!WholeIn(c.off, -1, kMaxUserData)) return op + ": off (file offset, -1 = current position) must be a whole number >= -1, got " + Num(c.off);
+      if (!WholeIn(c.off, -1, kMaxSafeInteger)) return op + ": off (file offset, -1 = current position) must be a whole number >= -1, got " + Num(c.off);
       break;
     }
     default:
@@ -354,12 +339,11 @@ static_assert(sizeof(RingHeader) == 64, "ring header is 64 bytes");
 
 struct Box {
   uint32_t id = 0;
-  uint32_t arenaId = 0;
   pid_t owner = 0;
   napi_env env = nullptr;
   Ring ring;
-  std::shared_ptr<v8::BackingStore> arena;  // keeps the arena mapped while the kernel may use it
-  RingHeader* header = nullptr;            // these three point into the arena block
+  HeldArena arena;               // keeps the arena mapped while the kernel may use it
+  RingHeader* header = nullptr;  // these three point into the arena block
   RingCommand* cmds = nullptr;
   RingCompletion* cpls = nullptr;
   unsigned cmdCap = 0, cplCap = 0;
@@ -385,24 +369,9 @@ std::unordered_map<uint32_t, Box*>& mine() {
   return *m;
 }
 
-pid_t Tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-Napi::Error Coded(Napi::Env env, const std::string& msg, const char* code) {
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  return e;
-}
-
-uint32_t ArgId(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": ring id must be a number");
-  double v = info[0].As<Napi::Number>().DoubleValue();
-  if (!WholeIn(v, 1, 4294967296.0)) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bad ring id " + Num(v));
-  return static_cast<uint32_t>(v);
-}
-
 // The calling thread's ring `id`, or a clear error naming the owner thread.
 Box* Own(const Napi::CallbackInfo& info, const char* fn) {
-  uint32_t id = ArgId(info, fn);
+  uint32_t id = static_cast<uint32_t>(WholeNumber(info[0], fn, "ring id", 1, UINT32_MAX));
   auto& m = mine();
   auto it = m.find(id);
   if (it != m.end()) return it->second;
@@ -412,33 +381,13 @@ Box* Own(const Napi::CallbackInfo& info, const char* fn) {
     auto o = owners().byId.find(id);
     if (o != owners().byId.end()) owner = o->second;
   }
-  if (owner == 0) throw Coded(info.Env(), std::string(fn) + ": no ring with id " + std::to_string(id) + " (never created, or closed)", "GATIO_RING_CLOSED");
-  throw Coded(info.Env(),
-              std::string(fn) + ": ring " + std::to_string(id) + " belongs to thread " + std::to_string(owner) +
-                  ", which created it; it was called from thread " + std::to_string(Tid()) +
-                  ". An io_uring with SINGLE_ISSUER is submitted to and reaped by its creating thread only: "
-                  "send the work to that thread instead",
-              "GATIO_RING_WRONG_THREAD");
-}
-
-double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, double lo, double hi) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be a number");
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!WholeIn(v, lo, hi)) {
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + name + " must be a whole number in [" + Num(lo) + ", " + Num(hi) + "), got " + Num(v));
-  }
-  return v;
-}
-
-double Field(Napi::Object o, const char* key, double dflt, double lo, double hi) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("ringCreate: ") + key + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!WholeIn(d, lo, hi)) {
-    throw Napi::RangeError::New(o.Env(), std::string("ringCreate: ") + key + " must be a whole number in [" + Num(lo) + ", " + Num(hi) + "), got " + Num(d));
-  }
-  return d;
+  if (owner == 0) throw CodedError(info.Env(), std::string(fn) + ": no ring with id " + std::to_string(id) + " (never created, or closed)", "GATIO_RING_CLOSED");
+  throw CodedError(info.Env(),
+                   std::string(fn) + ": ring " + std::to_string(id) + " belongs to thread " + std::to_string(owner) +
+                       ", which created it; it was called from thread " + std::to_string(gettid()) +
+                       ". An io_uring with SINGLE_ISSUER is submitted to and reaped by its creating thread only: "
+                       "send the work to that thread instead",
+                   "GATIO_RING_WRONG_THREAD");
 }
 
 void WriteStats(Box* b) {
@@ -462,38 +411,28 @@ bool Destroy(Box* b) {
     owners().byId.erase(b->id);
   }
   // Ops still running may write into the arena: keep it mapped for good.
-  if (!drained) new std::shared_ptr<v8::BackingStore>(b->arena);
+  if (!drained) new HeldArena(b->arena);
   delete b;
   return drained;
 }
 
 void OnEnvTeardown(void* arg) { Destroy(static_cast<Box*>(arg)); }
 
-// ringCreate({ arena, arenaId, block, commands, completions, entries, mode, eventfd })
-//   arena: the arena's SharedArrayBuffer; block: byte offset of the ring's
-//   block in it (header, then commands * 64, then completions * 16 bytes).
+// ringCreate({ arenaId, block, commands, completions, entries, mode, eventfd })
+//   block: byte offset of the ring's block in the arena (header, then
+//   commands * 64, then completions * 16 bytes).
 Napi::Value RingCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const char* fn = "ringCreate";
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "ringCreate: expected an options object");
   Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Value sabValue = o.Get("arena");
-  napi_value raw = sabValue;
-  v8::Local<v8::Value> local;
-  static_assert(sizeof(local) == sizeof(raw), "napi_value is a v8::Local underneath");
-  std::memcpy(static_cast<void*>(&local), &raw, sizeof raw);
-  if (local.IsEmpty() || !local->IsSharedArrayBuffer()) {
-    throw Napi::TypeError::New(env, "ringCreate: arena must be the arena's SharedArrayBuffer (Arena.buffer)");
-  }
-  std::shared_ptr<v8::BackingStore> store = local.As<v8::SharedArrayBuffer>()->GetBackingStore();
-
   auto b = std::make_unique<Box>();
-  b->arenaId = static_cast<uint32_t>(Field(o, "arenaId", 0, 0, 4294967296.0));
-  double block = Field(o, "block", -1, 0, 9007199254740992.0);
-  if (block < 0) throw Napi::TypeError::New(env, "ringCreate: block (arena offset of the ring's block) is required");
-  unsigned entries = static_cast<unsigned>(Field(o, "entries", 256, 1, 32769));
-  b->cmdCap = static_cast<unsigned>(Field(o, "commands", entries, 1, 1 << 20));
-  b->cplCap = static_cast<unsigned>(Field(o, "completions", 2 * entries, 1, 1 << 20));
-  int eventfd = static_cast<int>(Field(o, "eventfd", -1, -1, INT_MAX));
+  b->arena = ArenaHold(env, static_cast<uint64_t>(WholeNumber(o.Get("arenaId"), fn, "arenaId", 0, UINT32_MAX)), fn);
+  uint64_t off = static_cast<uint64_t>(WholeNumber(o.Get("block"), fn, "block", 0, kMaxSafeInteger));
+  unsigned entries = static_cast<unsigned>(WholeField(o, fn, "entries", 1, 32768, 256));
+  b->cmdCap = static_cast<unsigned>(WholeField(o, fn, "commands", 1, 1 << 20, entries));
+  b->cplCap = static_cast<unsigned>(WholeField(o, fn, "completions", 1, 1 << 20, 2 * entries));
+  int eventfd = static_cast<int>(WholeField(o, fn, "eventfd", -1, INT_MAX, -1));
   TaskRun mode = TaskRun::kAuto;
   Napi::Value m = o.Get("mode");
   if (!m.IsUndefined()) {
@@ -503,14 +442,14 @@ Napi::Value RingCreate(const Napi::CallbackInfo& info) {
     else if (s == "none") mode = TaskRun::kNone;
     else if (s != "auto") throw Napi::RangeError::New(env, "ringCreate: mode must be 'auto', 'defer', 'coop' or 'none', got '" + s + "'");
   }
-  uint64_t off = static_cast<uint64_t>(block);
+  const uint64_t bytes = b->arena.bytes;
   uint64_t need = sizeof(RingHeader) + uint64_t{b->cmdCap} * sizeof(RingCommand) + uint64_t{b->cplCap} * sizeof(RingCompletion);
-  if (off % 64 != 0 || off + need > store->ByteLength()) {
+  if (off % 64 != 0 || off + need > bytes) {
     throw Napi::RangeError::New(env, "ringCreate: block at offset " + std::to_string(off) + " (" + std::to_string(need) +
                                          " bytes needed) is not a 64-byte aligned range inside the arena (" +
-                                         std::to_string(store->ByteLength()) + " bytes)");
+                                         std::to_string(bytes) + " bytes)");
   }
-  uint8_t* base = static_cast<uint8_t*>(store->Data());
+  uint8_t* base = b->arena.base;
   b->header = reinterpret_cast<RingHeader*>(base + off);
   b->cmds = reinterpret_cast<RingCommand*>(base + off + sizeof(RingHeader));
   b->cpls = reinterpret_cast<RingCompletion*>(base + off + sizeof(RingHeader) + uint64_t{b->cmdCap} * sizeof(RingCommand));
@@ -521,13 +460,12 @@ Napi::Value RingCreate(const Napi::CallbackInfo& info) {
   cfg.mode = mode;
   cfg.eventfd = eventfd;
   cfg.base = base;
-  cfg.bytes = store->ByteLength();
+  cfg.bytes = bytes;
   std::string why;
   int rc = b->ring.Init(cfg, &why);
   if (rc < 0) ThrowErrno(env, "ringCreate: " + why, -rc);
-  b->arena = std::move(store);
   b->id = nextId.fetch_add(1);
-  b->owner = Tid();
+  b->owner = gettid();
   b->env = env;
   std::memset(b->header, 0, sizeof(RingHeader));
   b->header->mode = b->ring.mode() == TaskRun::kDefer ? 1 : b->ring.mode() == TaskRun::kCoop ? 2 : 0;
@@ -565,10 +503,10 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
   for (unsigned i = 0; i < n; i++) {
     std::string e = b->ring.Validate(b->scratch[i]);
     if (e.empty()) continue;
-    Napi::Error err = Coded(info.Env(),
-                            std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " +
-                                std::to_string(n) + ": " + e + " (none of these " + std::to_string(n) + " commands was submitted)",
-                            "GATIO_RING_BAD_COMMAND");
+    Napi::Error err = CodedError(info.Env(),
+                                 std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " +
+                                     std::to_string(n) + ": " + e + " (none of these " + std::to_string(n) + " commands was submitted)",
+                                 "GATIO_RING_BAD_COMMAND");
     err.Set("index", Napi::Number::New(info.Env(), i));
     throw err;
   }
@@ -576,11 +514,11 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
     std::string why;
     if (b->ring.Queue(b->scratch[i], &why) < 0) {
       WriteStats(b);
-      Napi::Error err = Coded(info.Env(),
-                              std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " (" +
-                                  RingOpName(b->scratch[i].op) + "): " + why + "; commands " + std::to_string(i) + ".." +
-                                  std::to_string(n - 1) + " were not submitted",
-                              "GATIO_RING_FULL");
+      Napi::Error err = CodedError(info.Env(),
+                                   std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " (" +
+                                       RingOpName(b->scratch[i].op) + "): " + why + "; commands " + std::to_string(i) + ".." +
+                                       std::to_string(n - 1) + " were not submitted",
+                                   "GATIO_RING_FULL");
       err.Set("index", Napi::Number::New(info.Env(), i));
       throw err;
     }
@@ -591,8 +529,8 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
 // header.more says whether more are waiting).
 Napi::Value RingTurn(const Napi::CallbackInfo& info) {
   Box* b = Own(info, "ringTurn");
-  unsigned n = static_cast<unsigned>(NumberArg(info, 1, "ringTurn", "nCommands", 0, b->cmdCap + 1.0));
-  int64_t waitNs = static_cast<int64_t>(NumberArg(info, 2, "ringTurn", "waitNs", 0, 9007199254740992.0));
+  unsigned n = static_cast<unsigned>(WholeNumber(info[1], "ringTurn", "nCommands", 0, b->cmdCap));
+  int64_t waitNs = static_cast<int64_t>(WholeNumber(info[2], "ringTurn", "waitNs", 0, kMaxSafeInteger));
   QueueCommands(info, b, n, "ringTurn");
   std::string why;
   int rc = b->ring.Submit(waitNs, &why);
@@ -607,7 +545,7 @@ Napi::Value RingTurn(const Napi::CallbackInfo& info) {
 // ringSubmit(id, nCommands) -> 0: queues and submits, never touches the completion array.
 Napi::Value RingSubmit(const Napi::CallbackInfo& info) {
   Box* b = Own(info, "ringSubmit");
-  unsigned n = static_cast<unsigned>(NumberArg(info, 1, "ringSubmit", "nCommands", 0, b->cmdCap + 1.0));
+  unsigned n = static_cast<unsigned>(WholeNumber(info[1], "ringSubmit", "nCommands", 0, b->cmdCap));
   QueueCommands(info, b, n, "ringSubmit");
   std::string why;
   int rc = b->ring.Submit(0, &why);

@@ -146,7 +146,6 @@ class Ring {
   // mapped forever (leak, not corrupt). Idempotent.
   bool Close(int timeoutMs);
 
-  bool live() const { return live_; }
   TaskRun mode() const { return mode_; }
   unsigned setupFlags() const { return flags_; }
   bool taskrunFlag() const { return flags_ & IORING_SETUP_TASKRUN_FLAG; }

@@ -6,8 +6,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <vector>
-
 #include "addon.h"
 
 namespace gatio {
@@ -104,17 +102,10 @@ Napi::Value LoadTopology(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value HwlocVersion(const Napi::CallbackInfo& info) {
-  unsigned v = hwloc_get_api_version();
-  std::string s = std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
-  return Napi::String::New(info.Env(), s);
-}
-
 }  // namespace
 
 void InitTopology(Napi::Env env, Napi::Object exports) {
   exports.Set("loadTopology", Napi::Function::New(env, LoadTopology, "loadTopology"));
-  exports.Set("hwlocApiVersion", Napi::Function::New(env, HwlocVersion, "hwlocApiVersion"));
 }
 
 }  // namespace gatio

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <map>
 
 #include "addon.h"
 
@@ -127,8 +126,7 @@ struct Outcome {
 Outcome Fail(std::string why) { return {false, std::move(why)}; }
 
 std::string ErrName(int err) {  // "EINVAL (Invalid argument)"
-  const char* name = strerrorname_np(err);
-  return std::string(name ? name : "E?") + " (" + std::strerror(err) + ")";
+  return std::string(ErrnoName(err)) + " (" + std::strerror(err) + ")";
 }
 
 std::string Hex(unsigned v) {

@@ -93,7 +93,6 @@ export interface RawRingInfo {
 export interface NativeAddon {
   // topology.cc
   loadTopology(opts: { synthetic?: string; xml?: string }): RawTopology;
-  hwlocApiVersion(): string;
   // affinity.cc
   bindThread(cpus: number[]): void;
   threadAffinity(): number[];
@@ -131,8 +130,7 @@ export interface NativeAddon {
   parkWatch(fd: number, callback: (err?: Error) => void): RawParkWatch;
   // ring.cc (every call but ringCreate: the creating thread only)
   ringCreate(opts: {
-    arena: SharedArrayBuffer;
-    arenaId?: number;
+    arenaId: number;
     block: number;
     commands: number;
     completions: number;
@@ -178,7 +176,7 @@ export interface RawIoDriverInfo {
 const here = dirname(fileURLToPath(import.meta.url));
 /** Package root: this file is at dist/index.* (built) or src/native.ts. */
 export const packageRoot = join(here, '..');
-export const addonPath = join(packageRoot, 'build', 'Release', 'gatio.node');
+const addonPath = join(packageRoot, 'build', 'Release', 'gatio.node');
 
 let cached: NativeAddon | undefined;
 

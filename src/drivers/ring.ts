@@ -25,6 +25,8 @@ export const OP_WRITE = 7;
 export const OP_FSYNC = 8;
 export const OP_POLL_ADD = 9;
 const OP_NAMES = ['NOP', 'TIMEOUT', 'TIMEOUT_REMOVE', 'ASYNC_CANCEL', 'OPENAT', 'CLOSE', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD'];
+/** The Ring method that queues each op, for error messages. */
+const OP_METHODS = ['nop', 'timeout', 'timeoutRemove', 'cancel', 'openat', 'closeFd', 'read', 'write', 'fsync', 'pollAdd'];
 
 /** openat's directory fd meaning "the current directory". */
 export const AT_FDCWD = -100;
@@ -34,9 +36,9 @@ export const CQE_F_MORE = 2;
 export const FSYNC_DATASYNC = 1;
 
 // Layout of the ring's arena block: header, commands, completions.
-export const RING_HEADER_BYTES = 64;
-export const COMMAND_BYTES = 64;
-export const COMPLETION_BYTES = 16;
+const RING_HEADER_BYTES = 64;
+const COMMAND_BYTES = 64;
+const COMPLETION_BYTES = 16;
 // Header fields (RingHeader in native/ring.cc), as typed-array indices.
 // i32 0: completions copied by the last turn (also what ringTurn returns)
 const H_MORE = 1; // i32: 1 = more are waiting, turn again without waiting
@@ -152,7 +154,6 @@ export class Ring {
     const block = arena.alloc(Ring.bytesFor(commands, completions), 64);
     try {
       const info = native().ringCreate({
-        arena: arena.buffer,
         arenaId: arena.id,
         block: block.offset,
         commands,
@@ -376,14 +377,14 @@ export class Ring {
   // ---- internals --------------------------------------------------------------
 
   #push(op: number, fd: number, userData: number, off: number, len: number, flags: number, buf: number, mode: number): void {
-    this.#check(OP_NAMES[op]!.toLowerCase());
+    this.#check(OP_METHODS[op]!);
     if (!this.#owner) {
       throw new RingError(
         `Ring: ring ${this.id} is attached here for its stats only; queue ${OP_NAMES[op]} on the thread that created it`,
         'GATIO_RING_WRONG_THREAD',
       );
     }
-    checkUserData(OP_NAMES[op]!, userData, 'userData');
+    checkUserData(OP_METHODS[op]!, userData, 'userData');
     // A full command array is submitted (not turned: that would overwrite
     // completions the caller may not have read yet).
     if (this.#pending === this.commandCapacity) {
@@ -455,6 +456,6 @@ export function putPath(arena: Arena, path: string): Block {
 
 function checkUserData(op: string, v: number, name: string): void {
   if (!(Number.isInteger(v) && v >= 0 && v < MAX_USER_DATA)) {
-    throw new RangeError(`Ring.${op.toLowerCase()}: ${name} must be a whole number in [0, 2^53), got ${v}`);
+    throw new RangeError(`Ring.${op}: ${name} must be a whole number in [0, 2^53), got ${v}`);
   }
 }
