@@ -92,8 +92,8 @@ const OPCODE_GROUPS: { id: string; title: string; ops: string[]; required: boole
 ];
 
 /**
- * What io_uring on this kernel can do, found by trying it (a few ms: small
- * rings, a loopback listener, a socket pair). See native/uring_probe.cc.
+ * What io_uring on this kernel can do, found by trying it (small rings, a
+ * loopback listener, a socket pair). See native/uring_probe.cc.
  */
 export function probeIoUring(): RawUringProbe {
   return native().probeIoUring();

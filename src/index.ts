@@ -1,6 +1,6 @@
 // gatio's public API. Internals live in src/tpc, src/drivers and src/net;
 // only what is re-exported here is promised to users.
-export { topology, buildTopology } from './tpc/topology.js';
+export { topology } from './tpc/topology.js';
 export type { Topology, TopologyOptions, TopologySource, NumaNode, Package, L3Cache, Core, Pu } from './tpc/topology.js';
 export { parseList, formatList } from './tpc/cpuset.js';
 export { parseSize, formatSize } from './tpc/size.js';
@@ -28,10 +28,6 @@ export type { ValidationResult } from './tpc/validate.js';
 export { plan, formatPlan } from './tpc/plan.js';
 export type { Plan, PlannedTpc, PlannedDriver, PlanOptions } from './tpc/plan.js';
 export { loadConfig } from './tpc/load-config.js';
-export { didYouMean, editDistance } from './tpc/did-you-mean.js';
-export { MessageQueue } from './drivers/queue.js';
-export type { QueueStats, QueueHandler } from './drivers/queue.js';
-export type { TaskQueueOptions } from './drivers/scheduler.js';
 export { start, Runtime, ShutdownError, QueueFullError } from './drivers/runtime.js';
 export type { StartOptions, SpawnOptions, ShutdownOptions } from './drivers/runtime.js';
 export { spawn, sleep, timeout, interval, yieldIfNeeded, driverInfo, sharedBuffer } from './drivers/api.js';

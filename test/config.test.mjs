@@ -14,9 +14,8 @@ import {
   formatIssue,
   formatIssues,
   defaultArenaBytes,
-  didYouMean,
-  editDistance,
 } from '../dist/index.js';
+import { didYouMean, editDistance } from '../dist/internals.js';
 import { fixtures, root } from './_support.mjs';
 
 const MiB = 1024 * 1024;
@@ -105,6 +104,10 @@ test('runtime settings: modules, queues and runtime knobs are checked with their
   expectError({ queues: { batch: { shares: 0 } } }, 'queues.batch.shares', /expected a positive number/);
   expectError({ queues: { rpc: { latency: { maxDelayMs: -1 } } } }, 'queues.rpc.latency', /maxDelayMs/);
   expectError({ queues: { rpc: { share: 2 } } }, 'queues.rpc.share', /did you mean "shares"\?/);
+  // the scheduler's range: outside it, every driver would fail to start
+  expectError({ queues: { big: { shares: 1e7 } } }, 'queues.big.shares', /from 0\.001 to 1000000/);
+  expectError({ queues: { tiny: { shares: 0.0001 } } }, 'queues.tiny.shares', /from 0\.001 to 1000000/);
+  expectError({ queues: { rpc: { latency: { maxDelayMs: 5, foo: 1 } } } }, 'queues.rpc.latency.foo', /unknown key \(expected maxDelayMs\)/);
   expectError({ runtime: { spinUs: -5 } }, 'runtime.spinUs', /microseconds/);
   expectError({ runtime: { inboxSlots: 1000 } }, 'runtime.inboxSlots', /power of two/);
   expectError({ runtime: { spinus: 5 } }, 'runtime.spinus', /did you mean "spinUs"\?/);

@@ -508,10 +508,14 @@ function checkTarget(dst: unknown, offset: unknown): void {
   }
 }
 
-/** Writes the top-level value at pos; a too-deep (or cyclic) value goes whole through v8. */
-function writeTop(value: unknown, start: number, write: () => void): void {
+/**
+ * Writes the top-level value at pos (`asError`: as encodeError's error
+ * record); a too-deep (or cyclic) value goes whole through v8.
+ */
+function writeTop(value: unknown, start: number, asError: boolean): void {
   try {
-    write();
+    if (asError) writeError(value as Error, 0, true);
+    else writeValue(value, 0);
   } catch (e) {
     if (e !== TOO_DEEP) throw e;
     pos = start;
@@ -535,7 +539,7 @@ export function encodeInto(value: unknown, dst: Uint8Array, offset: number, what
   end = dst.length;
   growable = false;
   try {
-    writeTop(value, offset, () => writeValue(value, 0));
+    writeTop(value, offset, false);
     return pos - offset;
   } catch (e) {
     if (e === NO_SPACE) return -1;
@@ -546,7 +550,7 @@ export function encodeInto(value: unknown, dst: Uint8Array, offset: number, what
   }
 }
 
-function encodeGrowing(value: unknown, write: () => void): Uint8Array {
+function encodeGrowing(value: unknown, asError: boolean): Uint8Array {
   const b0 = buf, p0 = pos, e0 = end, g0 = growable, a0 = ancestors;
   if (encoding) ancestors = [];
   encoding = true;
@@ -555,7 +559,7 @@ function encodeGrowing(value: unknown, write: () => void): Uint8Array {
   end = buf.length;
   growable = true;
   try {
-    writeTop(value, 0, write);
+    writeTop(value, 0, asError);
     return buf.subarray(0, pos);
   } finally {
     restore(b0, p0, e0, g0, a0);
@@ -565,7 +569,7 @@ function encodeGrowing(value: unknown, write: () => void): Uint8Array {
 /** Encodes into a new buffer sized to fit (the slow path). */
 export function encode(value: unknown, what = 'value'): Uint8Array {
   try {
-    return encodeGrowing(value, () => writeValue(value, 0));
+    return encodeGrowing(value, false);
   } catch (e) {
     if (e instanceof NotCloneable) throw cloneError(e, what);
     throw e;
@@ -584,13 +588,12 @@ function isError(v: unknown): v is Error {
  * travels instead.
  */
 export function encodeError(err: unknown): Uint8Array {
-  if (isError(err)) return encodeGrowing(err, () => writeError(err, 0, true));
+  if (isError(err)) return encodeGrowing(err, true);
   try {
     return encode(err, 'thrown value');
   } catch (e) {
     const msg = e instanceof CodecError ? e.message : `a value that cannot be encoded was thrown: ${String(e)}`;
-    const stand = new Error(msg);
-    return encodeGrowing(stand, () => writeError(stand, 0, true));
+    return encodeGrowing(new Error(msg), true);
   }
 }
 

@@ -5,9 +5,9 @@
 //   byte 0      kind (a BIG bit 0x80 means: the body is in an arena block)
 //   byte 1      flags (RESULT: 1 = ok, 0 = error)
 //   bytes 2-3   u16: SPAWN: queue index; CHANNEL: sender endpoint
-//   bytes 4-7   u32: SPAWN: task index; CONTROL: op; CHANNEL: channel id
-//   bytes 8-15  f64: call id (SPAWN, RESULT, CANCEL)
-//   bytes 16-17 u16: SPAWN, CANCEL: the caller's endpoint (where replies go)
+//   bytes 4-7   u32: SPAWN: task index; CONTROL: op
+//   bytes 8-15  f64: call id (SPAWN, RESULT, CANCEL; CONTROL: what a reply settles)
+//   bytes 16-17 u16: SPAWN, CANCEL, CONTROL: the sender's endpoint (where replies go)
 //   bytes 18-23 reserved
 //   bytes 24-   body (codec), or for BIG: f64 arena offset, u32 length, u16 arena index
 //
@@ -33,9 +33,9 @@ export const enum ControlOp {
   Drain = 1,
   /** abort running tasks, close the ring, exit */
   Exit = 2,
-  /** reply with scheduler stats (body: call id in header) */
+  /** reply (a RESULT to the header's call id and sender) with the driver's task queue, ring and timer stats */
   Stats = 3,
-  /** a driver died: reject calls in flight to it (body: driver id) */
+  /** to each JS driver: a driver died, reject the calls in flight to it (body: the dead driver's id) */
   DriverDied = 4,
   /** change a queue's shares (body: [queue name, shares]) */
   SetShares = 5,

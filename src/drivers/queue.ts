@@ -6,14 +6,14 @@
 // Hot paths (push, pop, drain, park checks) allocate nothing: the typed
 // array views are made once per queue handle, and payloads are written and
 // read in place.
-import { native, type NativeAddon } from '../native.js';
+import { native } from '../native.js';
 
 /** "GQUE" as a little-endian int32 at byte 0 of every queue. */
-export const QUEUE_MAGIC = 0x47515545;
+const QUEUE_MAGIC = 0x47515545;
 /** Bytes before slot 0 (the header). */
-export const QUEUE_HEADER_BYTES = 256;
+const QUEUE_HEADER_BYTES = 256;
 /** Byte offsets of the header fields (docs/drivers.md). */
-export const QueueField = {
+const QueueField = {
   magic: 0,
   capacity: 4,
   slotBytes: 8,
@@ -25,7 +25,7 @@ export const QueueField = {
   full: 204,
 } as const;
 /** A slot whose len is this was claimed by a producer whose write threw: the consumer skips it. */
-export const QUEUE_TOMBSTONE = -1;
+const QUEUE_TOMBSTONE = -1;
 
 const SLOT_HEADER = 8; // seq + len
 const EMPTY = -1; // #ready's answers other than a slot offset
@@ -215,7 +215,7 @@ export class MessageQueue {
     if (Atomics.compareExchange(i32, this.#state, 1, 0) !== 1) return false;
     Atomics.add(i32, this.#wakeups, 1);
     const fd = Atomics.load(i32, this.#wakeFd);
-    if (fd >= 0) addon().eventfdWrite(fd);
+    if (fd >= 0) native().eventfdWrite(fd);
     return true;
   }
 
@@ -377,11 +377,6 @@ export class MessageQueue {
         `(maxPayload ${this.maxPayload}); send larger messages through an arena block and queue its offset`,
     );
   }
-}
-
-let cachedAddon: NativeAddon | undefined;
-function addon(): NativeAddon {
-  return (cachedAddon ??= native());
 }
 
 function checkGeometry(fn: string, capacity: number, slotBytes: number): void {

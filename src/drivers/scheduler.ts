@@ -10,14 +10,7 @@
 // real cost is only known when the next turn starts: the "charge window"
 // of a queue opens when a turn picks it and closes at the next runTurn()
 // (or idle()), and everything in between is charged to it.
-
-/** Options of a task queue (the `TaskQueueOptions` users give in their config). */
-export interface TaskQueueOptions {
-  /** CPU weight relative to the driver's other queues; default 1, in [0.001, 1e6] */
-  shares?: number;
-  /** latency class: work of this queue should start within maxDelayMs of being queued; absent = batch */
-  latency?: { maxDelayMs: number };
-}
+import type { TaskQueueSettings } from './settings.js';
 
 export interface SchedulerOptions {
   /** longest a turn may keep one queue running before it yields to the loop; default 1 ms */
@@ -63,10 +56,11 @@ export interface TaskQueueStats {
   late: number;
 }
 
-export const DEFAULT_QUANTUM_MS = 1;
-export const DEFAULT_LATENCY_BOOST_MS = 10;
-const MIN_SHARES = 0.001;
-const MAX_SHARES = 1e6;
+const DEFAULT_QUANTUM_MS = 1;
+const DEFAULT_LATENCY_BOOST_MS = 10;
+/** The shares a queue may have (settings.ts checks configs against the same range). */
+export const MIN_SHARES = 0.001;
+export const MAX_SHARES = 1e6;
 /** the loop's preempt check (e.g. "inbox not empty") is consulted at most this often */
 const PREEMPT_CHECK_EVERY_MS = 0.1;
 /** weight of the newest sample in the per-queue async cost average */
@@ -226,7 +220,7 @@ export class Scheduler {
     this.now = opts.now ?? performance.now.bind(performance);
   }
 
-  createQueue(name: string, opts: TaskQueueOptions = {}): TaskQueue {
+  createQueue(name: string, opts: TaskQueueSettings = {}): TaskQueue {
     if (typeof name !== 'string' || name === '') {
       throw new TypeError(`task queue name must be a non-empty string, got ${describe(name)}`);
     }
@@ -261,8 +255,11 @@ export class Scheduler {
     q.shares = checkShares(`task queue "${name}"`, shares);
   }
 
-  /** Queues one unit of work (a task start, a completion delivery, a resumption) on `queue`. */
-  /** `t`: when the work arrived (default now); a loop queuing a batch passes one reading for all. */
+  /**
+   * Queues one unit of work (a task start, a completion delivery, a
+   * resumption) on `queue`. `t`: when the work arrived (default now); a loop
+   * queuing a batch passes one reading for all.
+   */
   enqueue(queue: TaskQueue, work: () => void, t = this.now()): void {
     this.own(queue, 'enqueue');
     if (typeof work !== 'function') throw new TypeError(`enqueue on "${queue.name}": work must be a function, got ${describe(work)}`);

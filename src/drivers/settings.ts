@@ -2,10 +2,11 @@
 // the task queues each driver has, and the loop's knobs. Checked together
 // with the TPC part (validate.ts calls checkRuntimeSettings), so `gatio plan`
 // reports every problem of a config at once.
-import { didYouMean } from '../tpc/did-you-mean.js';
+import { isObject, unknownKeys as reportUnknownKeys, type IssueSink } from '../tpc/config.js';
+import { MAX_SHARES, MIN_SHARES } from './scheduler.js';
 
 export interface TaskQueueSettings {
-  /** CPU share relative to the driver's other queues; default 1 */
+  /** CPU share relative to the driver's other queues; default 1, from 0.001 to 1e6 */
   shares?: number;
   /** latency class: work in this queue should start within maxDelayMs */
   latency?: { maxDelayMs: number };
@@ -41,11 +42,10 @@ export interface RuntimeSettings {
   knobs: Required<RuntimeKnobs>;
 }
 
-export const RUNTIME_KEYS = ['modules', 'queues', 'runtime'] as const;
 const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity'] as const;
 const QUEUE_KEYS = ['shares', 'latency'] as const;
 
-export const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
+const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
   spinUs: 50,
   inboxSlots: 4096,
   slotBytes: 256,
@@ -56,17 +56,11 @@ export const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
   mainAffinity: 'spare',
 };
 
-export type IssueSink = (path: string, message: string, value: unknown) => void;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
+/** Unknown keys of a runtime level; without a close match the message lists the expected keys. */
 function unknownKeys(obj: Record<string, unknown>, path: string, keys: readonly string[], error: IssueSink): void {
-  for (const k of Object.keys(obj)) {
-    if (keys.includes(k)) continue;
-    const guess = didYouMean(k, keys);
-    error(path ? `${path}.${k}` : k, `unknown key${guess ? `; did you mean "${guess}"?` : ` (expected ${keys.join(', ')})`}`, obj[k]);
-  }
+  reportUnknownKeys(obj, path, keys, error, () => ` (expected ${keys.join(', ')})`);
 }
 
 /** Checks modules / queues / runtime of a config; reports problems through `error` and returns usable settings. */
@@ -93,8 +87,9 @@ export function checkRuntimeSettings(cfg: Record<string, unknown>, error: IssueS
         }
         unknownKeys(q, path, QUEUE_KEYS, error);
         const shares = q.shares ?? 1;
-        if (typeof shares !== 'number' || !Number.isFinite(shares) || shares <= 0) {
-          error(`${path}.shares`, 'expected a positive number', q.shares);
+        // The scheduler's range: a value outside it would pass here and fail every driver's start.
+        if (typeof shares !== 'number' || !Number.isFinite(shares) || shares < MIN_SHARES || shares > MAX_SHARES) {
+          error(`${path}.shares`, `expected a positive number from ${MIN_SHARES} to ${MAX_SHARES}`, q.shares);
         }
         let latency: { maxDelayMs: number } | undefined;
         if (q.latency !== undefined) {

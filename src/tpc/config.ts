@@ -6,6 +6,7 @@
 // the machine), PUs by OS index, NUMA nodes by OS index.
 
 import type { RuntimeKnobs, TaskQueueSettings } from '../drivers/settings.js';
+import { didYouMean } from './did-you-mean.js';
 
 export type DriverKind = 'io' | 'exec' | 'hybrid';
 
@@ -106,6 +107,33 @@ export interface ConfigIssue {
   path: string;
   message: string;
   value?: unknown;
+}
+
+/** Where a check reports a problem: the path, why, and the offending value. */
+export type IssueSink = (path: string, message: string, value: unknown) => void;
+
+/** A plain object as a config level: not null, not a list. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reports each key of `obj` that is not in `known`: "unknown key; did you
+ * mean "x"?" when one is close, else "unknown key" plus `hint(key)`.
+ */
+export function unknownKeys(
+  obj: Record<string, unknown>,
+  path: string,
+  known: readonly string[],
+  report: IssueSink,
+  hint?: (key: string) => string | undefined,
+): void {
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const close = didYouMean(key, known);
+    const extra = close !== undefined ? `; did you mean "${close}"?` : (hint?.(key) ?? '');
+    report(path === '' ? key : `${path}.${key}`, `unknown key${extra}`, obj[key]);
+  }
 }
 
 /** "tpcs[1].cores: core 9 is on NUMA node 0, not node 1" (a root issue has an empty path). */

@@ -2,19 +2,19 @@
 // node's cores with their PUs and L3. What `gatio topology` prints.
 import { formatList } from './cpuset.js';
 import { formatSize } from './size.js';
-import type { Topology } from './topology.js';
+import type { Topology, TopologySource } from './topology.js';
 
-export function describeSource(t: Topology): string {
-  const s = t.source;
+/** "this machine", `synthetic "..."` or "XML <file>", with any restriction: what formatTopology and formatPlan name. */
+export function describeSource(s: TopologySource): string {
   const base = s.kind === 'synthetic' ? `synthetic "${s.synthetic}"` : s.kind === 'xml' ? `XML ${s.xml}` : 'this machine';
-  return s.restrict ? `${base}, restricted to PUs ${s.restrict}` : base;
+  return s.restrict !== undefined ? `${base}, restricted to PUs ${s.restrict || 'none'}` : base;
 }
 
 export function formatTopology(t: Topology): string {
   const lines: string[] = [];
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   lines.push(
-    `Topology of ${describeSource(t)}: ${plural(t.packages.length, 'package')}, ${plural(t.nodes.length, 'NUMA node')}, ` +
+    `Topology of ${describeSource(t.source)}: ${plural(t.packages.length, 'package')}, ${plural(t.nodes.length, 'NUMA node')}, ` +
       `${plural(t.cores.length, 'core')}, ${plural(t.pus.length, 'PU')} (${t.threadsPerCore} per core)`,
   );
   lines.push(`Allowed for this process: PUs ${formatList(t.allowed.pus) || 'none'}; NUMA nodes ${formatList(t.allowed.nodes) || 'none'}`);

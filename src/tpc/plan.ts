@@ -4,6 +4,7 @@
 import type { Topology, TopologySource } from './topology.js';
 import { formatList } from './cpuset.js';
 import { formatSize } from './size.js';
+import { describeSource } from './format-topology.js';
 import { ConfigError, formatIssues, type ConfigIssue, type DriverKind, type GatioConfig, type SmtPolicy } from './config.js';
 import { resolveConfig } from './validate.js';
 
@@ -101,11 +102,6 @@ export function plan(topology: Topology, config: GatioConfig = {}, options: Plan
     owner.set(d.pu, d.name);
   }
   return { source: topology.source, tpcs, drivers, reserved: r.reserved, warnings: r.warnings };
-}
-
-function describeSource(s: TopologySource): string {
-  const base = s.kind === 'synthetic' ? `synthetic "${s.synthetic}"` : s.kind === 'xml' ? `XML ${s.xml}` : 'this machine';
-  return s.restrict !== undefined ? `${base}, restricted to PUs ${s.restrict}` : base;
 }
 
 /** Left-aligned columns; the header row first. */

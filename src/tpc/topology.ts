@@ -130,8 +130,8 @@ export function topology(opts: TopologyOptions = {}): Topology {
   return buildTopology(native().loadTopology(nativeOpts), source, restrict);
 }
 
-/** Turns the addon's flat lists into the linked model. Pure; exported for tests. */
-export function buildTopology(raw: RawTopology, source: TopologySource, restrict?: number[]): Topology {
+/** Turns the addon's flat lists into the linked model. Pure. */
+function buildTopology(raw: RawTopology, source: TopologySource, restrict?: number[]): Topology {
   const allowedCpus = new Set(raw.allowedCpus);
   if (raw.processCpus) intersect(allowedCpus, raw.processCpus);
   if (restrict) intersect(allowedCpus, restrict);

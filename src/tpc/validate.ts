@@ -19,6 +19,8 @@ import {
   SMT_POLICIES,
   TPC_KEYS,
   defaultArenaBytes,
+  isObject,
+  unknownKeys,
   type ConfigIssue,
   type DriverKind,
   type SmtPolicy,
@@ -81,7 +83,7 @@ function allowedPus(topo: Topology, core: Core): number[] {
  * decided here for 'split'; for the other policies they are placeholders
  * that the drivers spec overwrites.
  */
-export function driverSlots(topo: Topology, cores: number[], smt: SmtPolicy): Slot[] {
+function driverSlots(topo: Topology, cores: number[], smt: SmtPolicy): Slot[] {
   const byId = new Map(topo.cores.map((c) => [c.id, c]));
   const slots: Slot[] = [];
   for (const id of cores) {
@@ -101,7 +103,7 @@ export function driverSlots(topo: Topology, cores: number[], smt: SmtPolicy): Sl
 // Small helpers for messages.
 
 /** A value as it appears in a message: strings quoted, long values cut. */
-export function show(v: unknown): string {
+function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'function') return 'a function';
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
@@ -118,10 +120,6 @@ export function show(v: unknown): string {
 /** "core 3" / "cores 2-3,8" */
 function coresWord(cores: number[]): string {
   return cores.length === 1 ? `core ${cores[0]}` : `cores ${formatList(cores)}`;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function quoteList(xs: readonly string[]): string {
@@ -208,13 +206,7 @@ class Checker {
   }
 
   unknownKeys(obj: Record<string, unknown>, path: string, known: readonly string[], hint?: (key: string) => string | undefined): void {
-    for (const key of Object.keys(obj)) {
-      if (known.includes(key)) continue;
-      const p = path === '' ? key : `${path}.${key}`;
-      const close = didYouMean(key, known);
-      const extra = close !== undefined ? `; did you mean "${close}"?` : (hint?.(key) ?? '');
-      this.error(p, `unknown key${extra}`, obj[key]);
-    }
+    unknownKeys(obj, path, known, (p, message, value) => this.error(p, message, value), hint);
   }
 
   smt(v: unknown, path: string): SmtPolicy | undefined {
