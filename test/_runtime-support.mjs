@@ -1,4 +1,4 @@
-// Helpers of the runtime tests (runtime, spawn, node-apis, driver-*, timers):
+// Helpers of the runtime tests (runtime, spawn, node-apis, driver-*, timers, io-driver):
 // the task module they start drivers with, what /proc says about this
 // process's threads and fds, and the BroadcastChannel the tasks report on.
 import { execFileSync } from 'node:child_process';

@@ -1,5 +1,6 @@
-// An idle driver parks: it costs ~0% CPU, it still answers the next call,
-// and its spin-before-park budget (runtime.spinUs) is what bounds the spinning.
+// An idle driver parks and stays parked: it uses under 5% of a CPU, it
+// still answers the next call, and its spin-before-park budget
+// (runtime.spinUs) is what bounds the spinning.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { start } from '../dist/index.js';

@@ -7,17 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IoBufferBusyError, IoError, ShutdownError, io, start } from '../dist/index.js';
+import { IoBufferBusyError, IoError, ShutdownError, io, parseList, start } from '../dist/index.js';
 import { fixtures, skip } from './_support.mjs';
+import { cpusAllowed } from './_runtime-support.mjs';
 
 const NAME = 'io-driver';
-const allowed = (() => {
-  const line = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.*)$/m)[1];
-  return line.split(',').flatMap((part) => {
-    const [a, b = a] = part.split('-').map(Number);
-    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-  });
-})();
+const allowed = parseList(cpusAllowed(process.pid));
 const runnable = allowed.includes(0) && allowed.includes(1);
 
 const dir = mkdtempSync(join(tmpdir(), 'gatio-io-'));
@@ -26,7 +21,6 @@ const config = (runtime = {}) => ({
   modules: [join(fixtures, 'tasks', 'io.mjs')],
   runtime,
 });
-const taskStatus = (tid, field) => readFileSync(`/proc/self/task/${tid}/status`, 'utf8').match(new RegExp(`^${field}:\\s*(.*)$`, 'm'))[1];
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const threadCount = () => readdirSync('/proc/self/task').length;
 /** A FIFO opened read-write (so opening does not block) and blocking (so a read waits for data). */
@@ -55,9 +49,9 @@ test('the io driver is a native thread pinned to its PU, running no JavaScript; 
     assert.is(ioStats.pu, 0);
     assert.ok(ioStats.tid > 0 && ioStats.tid !== hybrid.tid && ioStats.tid !== process.pid);
     // Pinned (its own affinity, not the process's), and named by our C++: not a Node worker, which is named "node".
-    assert.is(taskStatus(ioStats.tid, 'Cpus_allowed_list'), '0');
+    assert.is(cpusAllowed(ioStats.tid), '0');
     assert.is(readFileSync(`/proc/self/task/${ioStats.tid}/comm`, 'utf8').trim(), 'gatio-io0');
-    assert.is(taskStatus(hybrid.tid, 'Cpus_allowed_list'), '1');
+    assert.is(cpusAllowed(hybrid.tid), '1');
 
     assert.is(await io.nop(), undefined); // from the main thread
     const where = await rt.spawn('ioNop', [5]); // from a task on the hybrid driver

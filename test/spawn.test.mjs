@@ -4,8 +4,9 @@
 import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getEventListeners } from 'node:events';
-import { start, QueueFullError } from '../dist/index.js';
+import { start, topology, QueueFullError } from '../dist/index.js';
 import { TASKS, reports, settle, delay } from './_runtime-support.mjs';
+import { skip } from './_support.mjs';
 
 let rt;
 const rep = reports();
@@ -201,8 +202,8 @@ test('rt.stats().routing counts the decisions by reason', async () => {
 test.run();
 
 // A tiny inbox and a blocked driver: 'reject' refuses at once, 'wait' loses
-// nothing. Its own runtime (one driver, 16 inbox slots): a suite that runs
-// after the one above has shut its runtime down.
+// nothing. Their own runtimes (16 inbox slots): a suite that runs after the
+// one above has shut its runtime down.
 const full = suite('onFull');
 
 full('a full inbox: onFull "reject" throws QueueFullError, the default "wait" completes every call', async () => {
@@ -242,6 +243,26 @@ full('a full inbox: onFull "reject" throws QueueFullError, the default "wait" co
     await blocked2;
   } finally {
     await small.shutdown();
+  }
+});
+
+full('onFull "reject" from inside a task: the same QueueFullError', async () => {
+  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id);
+  if (cores.length < 2) return skip('onFull from a driver', 'needs 2 allowed cores for two drivers');
+  const two = await start({ modules: [TASKS], tpcs: [{ node: 0, cores: cores.slice(0, 2) }], runtime: { inboxSlots: 16 } });
+  try {
+    const [a, b] = two.driverStats();
+    const blocked = two.spawn('block', [600, 'full-3'], { driver: a.id });
+    await rep.waitFor((m) => m.type === 'blocking' && m.tag === 'full-3', 5000);
+    // From driver b, 40 calls at once to the blocked driver a.
+    const outcomes = await two.spawn('spawnManyAndReport', [40, 'add', [1, 1], { driver: a.id, onFull: 'reject' }], { driver: b.id });
+    const refused = outcomes.filter((o) => !o.ok);
+    assert.ok(refused.length >= 40 - 16, `${refused.length} of 40 refused with a 16-slot inbox`);
+    for (const o of refused) assert.equal([o.name, o.code], ['QueueFullError', 'GATIO_QUEUE_FULL']);
+    assert.ok(outcomes.some((o) => o.ok && o.value === 2), 'the calls that fitted ran');
+    await blocked;
+  } finally {
+    await two.shutdown();
   }
 });
 

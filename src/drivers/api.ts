@@ -3,11 +3,9 @@
 // thread (or any other thread) timers fall back to Node's, yieldIfNeeded
 // never yields, and spawn goes through the runtime started there.
 import { currentDriver } from './driver.js';
-import { currentRuntime, type SpawnOptions } from './runtime.js';
+import { threadRuntime } from './mailbox.js';
+import type { SpawnOptions } from './runtime.js';
 import { TimeoutError } from './timers.js';
-import { endpointOfDriver } from './protocol.js';
-import { Stat } from './layout.js';
-import { statsOf } from './load.js';
 import { allocShared, type SharedBuffer } from './shared-buffer.js';
 
 /** Resolves after `ms` milliseconds: a ring timer on a driver, a Node timer elsewhere. */
@@ -73,51 +71,9 @@ export function yieldIfNeeded(): Promise<void> | undefined {
 
 /** Runs task `name` with `args` on a driver and resolves with its result (main thread or inside a driver). */
 export function spawn<T = unknown>(name: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
-  const d = currentDriver();
-  if (d) return spawnFromDriver<T>(d, name, args, opts);
-  const rt = currentRuntime();
+  const rt = threadRuntime();
   if (!rt) throw new Error('gatio: spawn() needs a running runtime: call start(config) first (or spawn from inside a task)');
   return rt.spawn<T>(name, args, opts);
-}
-
-function spawnFromDriver<T>(d: NonNullable<ReturnType<typeof currentDriver>>, name: string, args: unknown[], opts: SpawnOptions): Promise<T> {
-  const taskIndex = d.taskIndex(name);
-  const queueIndex = d.queueIndex(opts.queue ?? 'default');
-  if (!Array.isArray(args)) throw new TypeError(`gatio: spawn("${name}", args): args must be an array of arguments`);
-  if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
-  const { driver } = d.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: d.tpc });
-  const endpoint = endpointOfDriver(driver);
-  const callId = d.mailbox.newCallId();
-  const p = new Promise<T>((resolve, reject) => {
-    d.mailbox.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task: name });
-  });
-  try {
-    d.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
-  } catch (err) {
-    d.mailbox.calls.delete(callId); // nothing was sent: no call to wait for
-    throw err;
-  }
-  statsOf(d.mailbox, driver)[Stat.Pending]!++;
-  d.stats[Stat.Spawned]!++;
-  const signal = opts.signal;
-  if (signal) {
-    const onAbort = () => {
-      const call = d.mailbox.calls.get(callId);
-      if (!call) return;
-      d.mailbox.calls.delete(callId);
-      d.mailbox.sendCancel(endpoint, callId);
-      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
-      d.poke();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    // A settled call lets go of the signal (one signal may serve many calls).
-    const call = d.mailbox.calls.get(callId)!;
-    const { resolve, reject } = call;
-    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
-    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
-  }
-  d.poke();
-  return p;
 }
 
 /** Where the calling code runs: a driver's identity, or null on a thread that is not a driver. */
@@ -132,9 +88,7 @@ export function driverInfo(): { id: number; name: string; tpc: number; pu: numbe
  * channel and the receiver sees the same memory, nothing is copied.
  */
 export function sharedBuffer(size: number, opts: { tpc?: number } = {}): SharedBuffer {
-  const d = currentDriver();
-  if (d) return allocShared(d.mailbox.arenas, opts.tpc ?? d.tpc, size);
-  const rt = currentRuntime();
-  if (!rt) throw new Error('gatio: sharedBuffer() needs a running runtime (start(config) first, or call it on a driver)');
-  return allocShared(rt.mailbox.arenas, opts.tpc ?? rt.layout.mainTpc, size);
+  const mailbox = threadRuntime()?.mailbox;
+  if (!mailbox) throw new Error('gatio: sharedBuffer() needs a running runtime (start(config) first, or call it on a driver)');
+  return allocShared(mailbox.arenas, opts.tpc ?? mailbox.tpc, size);
 }

@@ -5,12 +5,9 @@
 // or .broadcast(value). Sending applies backpressure: the promise resolves
 // once the message is in the receiver's queue, so `await ch.send(...)` in a
 // loop never outruns a slow receiver and nothing is dropped.
-import { currentDriver } from './driver.js';
-import type { Mailbox } from './mailbox.js';
+import { threadRuntime, type Mailbox } from './mailbox.js';
 import { Stat } from './layout.js';
-import { statsOf } from './load.js';
 import { MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from './protocol.js';
-import { currentRuntime } from './runtime.js';
 
 export type ChannelHandler<T = unknown> = (value: T, from: { driver: number | null }) => void;
 
@@ -56,22 +53,22 @@ export function channel<T = unknown>(name: string): Channel<T> {
   if (typeof name !== 'string' || name === '') throw new TypeError('channel: the name must be a non-empty string');
   return {
     send: (to, value) => {
-      const { mailbox, poke } = context();
+      const mailbox = context();
       const endpoint = to === 'main' ? MAIN_ENDPOINT : endpointFor(mailbox, to);
       const p = sendOne(mailbox, endpoint, name, value);
-      poke();
+      mailbox.poke();
       return p;
     },
     broadcast: (value, opts = {}) => {
-      const { mailbox, poke } = context();
+      const mailbox = context();
       const targets = mailbox.layout.drivers.filter(
-        (d) => d.kind !== 'io' && (opts.tpc === undefined || d.tpc === opts.tpc) && statsOf(mailbox, d.id)[Stat.Alive] === 1,
+        (d) => d.kind !== 'io' && (opts.tpc === undefined || d.tpc === opts.tpc) && mailbox.stats(d.id)[Stat.Alive] === 1,
       );
       if (opts.tpc !== undefined && !mailbox.layout.drivers.some((d) => d.tpc === opts.tpc)) {
         return Promise.reject(new Error(`channel "${name}": there is no TPC ${opts.tpc}`));
       }
       const all = Promise.all(targets.map((d) => sendOne(mailbox, endpointOfDriver(d.id), name, value)));
-      poke();
+      mailbox.poke();
       return all.then(() => undefined);
     },
   };
@@ -91,10 +88,8 @@ function endpointFor(mailbox: Mailbox, driver: number): number {
   return endpointOfDriver(driver);
 }
 
-function context(): { mailbox: Mailbox; poke: () => void } {
-  const d = currentDriver();
-  if (d) return { mailbox: d.mailbox, poke: () => d.poke() };
-  const rt = currentRuntime();
-  if (!rt) throw new Error('gatio: channels need a running runtime (start(config) on the main thread, or code running on a driver)');
-  return { mailbox: rt.mailbox, poke: () => rt.poke() };
+function context(): Mailbox {
+  const mailbox = threadRuntime()?.mailbox;
+  if (!mailbox) throw new Error('gatio: channels need a running runtime (start(config) on the main thread, or code running on a driver)');
+  return mailbox;
 }

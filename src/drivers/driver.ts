@@ -15,17 +15,16 @@ import { pinThread, threadBinding } from '../tpc/affinity.js';
 import { native } from '../native.js';
 import type { Layout } from './layout.js';
 import { Stat, STATS_SLOTS } from './layout.js';
-import { Mailbox, DriverDiedError } from './mailbox.js';
+import { Mailbox, DriverDiedError, setThreadRuntime, type ThreadRuntime } from './mailbox.js';
 import { ParkWatch } from './park.js';
 import { BIG, ControlOp, Kind, endpointOfDriver } from './protocol.js';
 import { Ring } from './ring.js';
+import type { SpawnOptions } from './runtime.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from './tasks.js';
 import { Timers } from './timers.js';
-import { IoClient, installIoClient } from './io.js';
+import { IoClient } from './io.js';
 import { deliverChannel } from './channels.js';
-import { Router } from './router.js';
-import { loadOf } from './load.js';
 
 export interface DriverInit {
   layout: Layout;
@@ -42,8 +41,7 @@ export function currentDriver(): JsDriver | undefined {
   return (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY];
 }
 
-
-export class JsDriver {
+export class JsDriver implements ThreadRuntime {
   readonly id: number;
   readonly name: string;
   readonly tpc: number;
@@ -55,13 +53,11 @@ export class JsDriver {
   readonly timers: Timers;
   /** io.* on this thread: requests to the io drivers of our TPC */
   readonly io: IoClient;
-  readonly router: Router;
   readonly stats: Float64Array;
   private readonly queues: TaskQueue[];
   private readonly info: { id: number; name: string; tpc: number; pu: number };
+  /** by task index (the sorted names: Mailbox.taskNames) */
   private tasks: TaskFn[] = [];
-  private taskNames: string[] = [];
-  private taskIndexes = new Map<string, number>();
   /** async tasks still running, by "replyTo:callId": for cancels and shutdown */
   private readonly running = new Map<string, LazyTaskContext>();
   /** calls cancelled before their task started ("replyTo:callId") */
@@ -91,7 +87,7 @@ export class JsDriver {
     // Pinned (again: the thread inherited the PU from its creator) before
     // anything below allocates, so first-touch puts memory on our node.
     pinThread(d.pu);
-    this.mailbox = new Mailbox(init.layout, endpointOfDriver(d.id));
+    this.mailbox = new Mailbox(init.layout, endpointOfDriver(d.id), { poke: this.poke });
     const arena = this.mailbox.arenas[d.tpc]!;
     this.stats = new Float64Array(arena.buffer, d.stats.offset, STATS_SLOTS);
     const knobs = init.layout.settings.knobs;
@@ -100,15 +96,9 @@ export class JsDriver {
     this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs, cpuNow: () => n.threadCpuMs() });
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
     this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
-    this.timers = new Timers(this.ring, this.scheduler, () => this.poke());
+    this.timers = new Timers(this.ring, this.scheduler, this.poke);
     // Call ids per generation: a late completion meant for a predecessor that died matches nothing.
-    this.io = new IoClient({ mailbox: this.mailbox, tpc: d.tpc, scheduler: this.scheduler, firstCallId: init.generation * 2 ** 32 + 1 });
-    installIoClient(this.io);
-    this.router = new Router(
-      init.layout.drivers.map((x) => ({ id: x.id, tpc: x.tpc, runsTasks: x.kind !== 'io' })),
-      (id) => loadOf(this.mailbox, id),
-      knobs.spillThreshold,
-    );
+    this.io = new IoClient({ mailbox: this.mailbox, scheduler: this.scheduler, firstCallId: init.generation * 2 ** 32 + 1 });
     this.watch = new ParkWatch(init.eventfd, this.onWake);
     // While the driver runs, ring completions need not signal the eventfd
     // (they would only cause spurious wakeups); park() turns it back on.
@@ -116,6 +106,7 @@ export class JsDriver {
     // A running task preempts itself (yieldIfNeeded) when messages wait.
     this.scheduler.setPreemptCheck(() => !this.mailbox.inbox.isEmpty());
     (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = this;
+    setThreadRuntime(this);
     const b = threadBinding();
     this.stats[Stat.Tid] = b.tid;
     this.stats[Stat.Cpu] = b.cpu;
@@ -125,10 +116,10 @@ export class JsDriver {
   async load(): Promise<string[]> {
     for (const url of this.layout.modules) await import(url);
     const reg = registry().tasks;
-    this.taskNames = [...reg.keys()].sort();
-    this.taskIndexes = new Map(this.taskNames.map((n, i) => [n, i]));
-    this.tasks = this.taskNames.map((n) => reg.get(n)!);
-    return this.taskNames;
+    const names = [...reg.keys()].sort();
+    this.tasks = names.map((n) => reg.get(n)!);
+    this.mailbox.setTasks(names);
+    return names;
   }
 
   /** Starts the loop; `onExit` runs once the driver has shut down. */
@@ -139,23 +130,16 @@ export class JsDriver {
     this.scheduleTurn();
   }
 
-  taskIndex(name: string): number {
-    const i = this.taskIndexes.get(name) ?? -1;
-    if (i < 0) throw new Error(`unknown task "${name}" (defined: ${this.taskNames.join(', ') || 'none'})`);
-    return i;
-  }
-
-  queueIndex(name: string): number {
-    const i = this.layout.queues.indexOf(name);
-    if (i < 0) throw new Error(`unknown task queue "${name}" (queues: ${this.layout.queues.join(', ')})`);
-    return i;
+  /** spawn() from a task on this driver. */
+  spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
+    return this.mailbox.spawn<T>(task, args, opts);
   }
 
   /** Something was queued from outside the loop (a ring command, a message): make sure a turn runs. */
-  poke(): void {
+  readonly poke = (): void => {
     if (this.parked) this.unpark();
     this.scheduleTurn();
-  }
+  };
 
   // ---------------------------------------------------------------------------
   // The loop.
@@ -240,7 +224,6 @@ export class JsDriver {
     if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
     this.ring.turn(0);
     this.timers.deliver();
-    this.stats[Stat.RingSubmissions] = this.ring.stats().submitted;
   }
 
   // ---------------------------------------------------------------------------
@@ -255,14 +238,9 @@ export class JsDriver {
     this.stats[Stat.Messages]! += n;
   }
 
-  // The inbox hands out views into its arena: one DataView over that buffer serves every message.
-  private inView?: DataView;
-
-  private readonly onMessage = (bytes: Uint8Array, at: number, len: number): void => {
-    const kind = bytes[at]! & ~BIG;
-    if (this.inView?.buffer !== bytes.buffer) this.inView = new DataView(bytes.buffer, bytes.byteOffset);
-    const dv = this.inView;
-    const offset = at;
+  private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
+    const kind = bytes[offset]! & ~BIG;
+    const dv = this.mailbox.view(bytes);
     switch (kind) {
       case Kind.Spawn: {
         const queue = this.queues[dv.getUint16(offset + 2, true)] ?? this.queues[0]!;
@@ -280,11 +258,9 @@ export class JsDriver {
         this.scheduler.spawn(queue, () => this.startTask(taskIndex, callId, replyTo, queue, args as unknown[]), this.drainTime);
         return;
       }
-      case Kind.Result: {
-        const callId = dv.getFloat64(offset + 8, true);
-        this.mailbox.settle(callId, bytes[offset + 1] === 1, this.mailbox.body(bytes, offset, len));
+      case Kind.Result:
+        this.mailbox.settleResult(bytes, offset, len);
         return;
-      }
       case Kind.Cancel: {
         const key = `${dv.getUint16(offset + 16, true)}:${dv.getFloat64(offset + 8, true)}`;
         const ctx = this.running.get(key);
@@ -355,7 +331,7 @@ export class JsDriver {
     }
     const fn = this.tasks[taskIndex];
     if (!fn) {
-      this.finish(replyTo, callId, false, new Error(`driver ${this.name} has no task #${taskIndex} (its modules define ${this.taskNames.length})`));
+      this.finish(replyTo, callId, false, new Error(`driver ${this.name} has no task #${taskIndex} (its modules define ${this.tasks.length})`));
       return undefined;
     }
     const ctx = new LazyTaskContext(this.info, queue.name);
@@ -427,7 +403,10 @@ export class JsDriver {
       this.busyMs = 0;
       this.windowStart = now;
     }
-    s[Stat.RingCompletions] = this.ring.stats().completed;
+    // The ring's counters are read here, at most every 5 ms (stats() makes an object), not every turn.
+    const ring = this.ring.stats();
+    s[Stat.RingSubmissions] = ring.submitted;
+    s[Stat.RingCompletions] = ring.completed;
     s[Stat.Updated] = Date.now();
   }
 
@@ -436,7 +415,7 @@ export class JsDriver {
     this.watch.close();
     this.timers.cancelAll();
     this.io.shutdown(new Error(`driver ${this.name} is shutting down`));
-    installIoClient(undefined);
+    setThreadRuntime(undefined);
     this.ring.close(); // cancels and drains every in-flight op before the ring goes
     for (const a of this.mailbox.arenas) a.close();
     (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = undefined;

@@ -2,11 +2,12 @@
 // thread of the runtime: tasks on exec/hybrid drivers, and the main thread.
 //
 // Each such thread has one IoClient. It sends IO_REQUEST messages
-// (protocol.ts) to an io driver of its own TPC (the least loaded one), keeps
-// the pending calls by call id, and settles them when the IO_DONE messages
-// come back through the thread's inbox (the driver loop and the main
-// thread's pump hand them to onDone()). On a driver, a completion is
-// delivered as scheduler work of the task queue that issued the call.
+// (protocol.ts) through the thread's Mailbox to an io driver of its own TPC
+// (the least loaded one), keeps the pending calls by call id, and settles
+// them when the IO_DONE messages come back through the thread's inbox (the
+// driver loop and the main thread's pump hand them to onDone()). On a
+// driver, a completion is delivered as scheduler work of the task queue
+// that issued the call.
 //
 // Buffers are arena memory, so the kernel reads and writes them in place:
 // io.buffer(size) allocates one in the caller's TPC arena. From sending the
@@ -21,8 +22,7 @@ import { getSystemErrorMap } from 'node:util';
 import { native, type RawIoDriverInfo } from '../native.js';
 import type { Arena } from '../tpc/arena.js';
 import { Stat, type DriverLayout, type Layout } from './layout.js';
-import { statsOf } from './load.js';
-import type { Mailbox } from './mailbox.js';
+import { threadRuntime, type Mailbox } from './mailbox.js';
 import { IoDoneAt, IoReqAt, Kind, endpointOfDriver } from './protocol.js';
 import { AT_FDCWD, FSYNC_DATASYNC, OP_CLOSE, OP_FSYNC, OP_NOP, OP_OPENAT, OP_READ, OP_WRITE } from './ring.js';
 import type { Scheduler, TaskQueue } from './scheduler.js';
@@ -163,9 +163,8 @@ export interface IoCall {
 }
 
 export interface IoClientOptions {
+  /** the calling thread's: its TPC's io drivers serve it, that TPC's arena holds its buffers */
   mailbox: Mailbox;
-  /** the calling thread's TPC: its io drivers serve it, its arena holds its buffers */
-  tpc: number;
   /** on a driver: completions are delivered as work of the queue that was current at the call */
   scheduler?: Scheduler;
   /** first call id (a restarted driver starts elsewhere, so a late completion for its predecessor matches nothing) */
@@ -204,20 +203,16 @@ export class IoClient {
   private nextCall: number;
   private readonly msg = new Uint8Array(IoReqAt.Bytes);
   private readonly msgView = new DataView(this.msg.buffer);
-  private readonly backlog = new Map<number, Uint8Array[]>();
-  private readonly dirty = new Set<number>();
   private flushQueued = false;
-  private retryTimer?: NodeJS.Timeout;
-  private inView?: DataView;
   private closedWith?: Error;
 
   constructor(opts: IoClientOptions) {
     this.mailbox = opts.mailbox;
-    this.tpc = opts.tpc;
+    this.tpc = opts.mailbox.tpc;
     this.scheduler = opts.scheduler;
     this.onSend = opts.onSend;
     this.nextCall = opts.firstCallId ?? 1;
-    this.drivers = opts.mailbox.layout.drivers.filter((d) => d.kind === 'io' && d.tpc === opts.tpc).map((d) => d.id);
+    this.drivers = opts.mailbox.layout.drivers.filter((d) => d.kind === 'io' && d.tpc === this.tpc).map((d) => d.id);
   }
 
   /** Calls sent and not yet completed. */
@@ -383,11 +378,7 @@ export class IoClient {
       }
       this.pending.set(callId, p);
     });
-    const endpoint = endpointOfDriver(driver);
-    const waiting = this.backlog.get(endpoint);
-    if (waiting) waiting.push(this.msg.slice());
-    else if (!this.mailbox.queue(endpoint).tryPush(this.msg)) this.backlog.set(endpoint, [this.msg.slice()]);
-    this.dirty.add(endpoint);
+    this.mailbox.sendRaw(endpointOfDriver(driver), this.msg);
     this.load[driver] = (this.load[driver] ?? 0) + 1;
     this.scheduleFlush();
     this.onSend?.();
@@ -407,7 +398,7 @@ export class IoClient {
     let best = -1;
     let bestLoad = Infinity;
     for (const id of ids) {
-      const s = statsOf(this.mailbox, id);
+      const s = this.mailbox.stats(id);
       if (s[Stat.Alive] !== 1) continue;
       const l = s[Stat.Pending]! + (this.load[id] ?? 0);
       if (l < bestLoad) {
@@ -426,34 +417,19 @@ export class IoClient {
   }
 
   // Requests of one synchronous stretch go out with one wakeup per io
-  // driver (only a parked one costs a syscall). A full inbox keeps the
-  // rest here, retried on every completion and every millisecond.
+  // driver (only a parked one costs a syscall), right after that stretch
+  // rather than at the owner's next turn. What a full inbox refused waits in
+  // the mailbox's backlog, which the owner's loop retries while it is not empty.
   private readonly flush = (): void => {
     this.flushQueued = false;
-    for (const [endpoint, list] of this.backlog) {
-      const q = this.mailbox.queue(endpoint);
-      let i = 0;
-      while (i < list.length && q.tryPush(list[i]!)) i++;
-      if (i > 0) this.dirty.add(endpoint);
-      if (i === list.length) this.backlog.delete(endpoint);
-      else list.splice(0, i);
-    }
-    for (const endpoint of this.dirty) this.mailbox.queue(endpoint).wakeIfParked();
-    this.dirty.clear();
-    if (this.backlog.size > 0 && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.flush();
-      }, 1);
-    }
+    if (this.mailbox.flush() > 0) this.mailbox.poke();
   };
 
   // ---- completions -------------------------------------------------------------
 
   /** An IO_DONE message from this thread's inbox (bytes[at...] is its first byte). */
   onDone(bytes: Uint8Array, at: number): void {
-    if (this.inView?.buffer !== bytes.buffer) this.inView = new DataView(bytes.buffer, bytes.byteOffset);
-    const dv = this.inView;
+    const dv = this.mailbox.view(bytes);
     const callId = dv.getFloat64(at + IoDoneAt.CallId, true);
     const res = dv.getInt32(at + IoDoneAt.Res, true);
     const p = this.pending.get(callId);
@@ -469,7 +445,6 @@ export class IoClient {
     };
     if (p.queue && this.scheduler) this.scheduler.enqueue(p.queue, settle);
     else settle();
-    if (this.backlog.size > 0) this.scheduleFlush();
   }
 
   /**
@@ -479,8 +454,7 @@ export class IoClient {
    */
   shutdown(err: Error): void {
     this.closedWith = err;
-    clearTimeout(this.retryTimer);
-    this.backlog.clear();
+    for (const id of this.drivers) this.mailbox.dropBacklog(endpointOfDriver(id));
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const set of this.busy) set?.clear();
@@ -502,16 +476,9 @@ function describe(v: unknown): string {
 // ---------------------------------------------------------------------------
 // The calling thread's client, and the public API.
 
-const CLIENT_KEY = Symbol.for('gatio.io');
-type WithClient = { [CLIENT_KEY]?: IoClient };
-
-/** Makes `client` this thread's io client (the runtime on the main thread, each driver on its own). */
-export function installIoClient(client: IoClient | undefined): void {
-  (globalThis as WithClient)[CLIENT_KEY] = client;
-}
-
+/** This thread's io client: the runtime's on the main thread, the driver's on a driver. */
 export function currentIoClient(): IoClient | undefined {
-  return (globalThis as WithClient)[CLIENT_KEY];
+  return threadRuntime()?.io;
 }
 
 function client(): IoClient {

@@ -36,10 +36,9 @@ export interface Layout {
   mainTpc: number;
 }
 
-/** What each driver publishes about itself, as Float64 slots (one writer: the driver; main writes Alive/Generation). */
+/** What each driver publishes about itself, as Float64 slots (one writer: the driver; main writes Alive). Slots 1 and 14 are unused. */
 export const enum Stat {
   Alive = 0,
-  Generation = 1,
   /** tasks received and not finished */
   Pending = 2,
   TasksRun = 3,
@@ -54,7 +53,6 @@ export const enum Stat {
   Tid = 11,
   Cpu = 12,
   TasksFailed = 13,
-  Spawned = 14,
   /** Date.now() of the last published update */
   Updated = 15,
 }

@@ -1,16 +1,20 @@
 // One thread's view of the runtime's queues: its own inbox, the inboxes it
-// sends to, and the calls it is waiting on. The main thread and every JS
-// driver have one.
+// sends to, the calls it is waiting on, and where its spawns go. The main
+// thread and every JS driver have one; both spawn through spawn() here.
 //
 // Sending never drops a message: when a destination queue is full, the
-// encoded message waits in a per-destination backlog that flush() retries
-// (the loop calls it every turn); wakeups are batched the same way, one
-// wakeIfParked() per destination per flush.
+// message waits in a per-destination backlog that flush() retries (the
+// owner's loop calls it every turn, and keeps turning while anything is
+// backlogged); wakeups are batched the same way, one wakeIfParked() per
+// destination per flush.
 import { Arena } from '../tpc/arena.js';
 import { decode, encode, encodeInto } from './codec.js';
-import type { ArenaRef, Layout } from './layout.js';
-import { BIG, HEADER, Kind } from './protocol.js';
+import type { IoClient } from './io.js';
+import { Stat, STATS_SLOTS, type ArenaRef, type Layout } from './layout.js';
+import { BIG, HEADER, Kind, MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from './protocol.js';
 import { MessageQueue } from './queue.js';
+import { Router, type DriverLoad } from './router.js';
+import type { SpawnOptions } from './runtime.js';
 import { installSharedResolver } from './shared-buffer.js';
 
 export interface PendingCall {
@@ -27,12 +31,54 @@ export class DriverDiedError extends Error {
   readonly code = 'GATIO_DRIVER_DIED';
 }
 
+/** A spawn with onFull 'reject' found the driver's inbox full. */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+  readonly code = 'GATIO_QUEUE_FULL';
+}
+
+/** The runtime as code on this thread reaches it: the Runtime on the main thread, the JsDriver on a driver. */
+export interface ThreadRuntime {
+  readonly mailbox: Mailbox;
+  readonly io: IoClient;
+  spawn<T = unknown>(task: string, args?: unknown[], opts?: SpawnOptions): Promise<T>;
+}
+
+// On globalThis: task modules that load gatio's CommonJS build reach the
+// runtime started by its ESM build (two module instances, one thread).
+const THREAD_KEY = Symbol.for('gatio.thread');
+
+/** Set by the runtime's owner of this thread: the Runtime on the main thread, each driver on its own. */
+export function setThreadRuntime(rt: ThreadRuntime | undefined): void {
+  (globalThis as { [THREAD_KEY]?: ThreadRuntime })[THREAD_KEY] = rt;
+}
+
+export function threadRuntime(): ThreadRuntime | undefined {
+  return (globalThis as { [THREAD_KEY]?: ThreadRuntime })[THREAD_KEY];
+}
+
+export interface MailboxOptions {
+  /** the owner's "make sure my loop runs soon": it flushes what was queued outside a turn */
+  poke: () => void;
+  /** this thread's handles of the TPC arenas (the main thread created them); default: attach by id */
+  arenas?: Arena[];
+}
+
 const SCRATCH_BYTES = 64 * 1024;
 
 export class Mailbox {
   readonly inbox: MessageQueue;
+  private readonly statViews: Float64Array[] = [];
+  private readonly loads: DriverLoad[] = [];
   readonly arenas: Arena[];
+  /** this thread's TPC: the main thread's is layout.mainTpc */
+  readonly tpc: number;
+  readonly poke: () => void;
+  readonly router: Router;
   readonly calls = new Map<number, PendingCall>();
+  /** the task names, sorted: a SPAWN names its task by index in this list */
+  taskNames: string[] = [];
+  private taskIndexes = new Map<string, number>();
   private readonly queues: (MessageQueue | undefined)[] = [];
   /** messages waiting for room in a full queue, per destination; `queued` is called once one is pushed */
   private readonly backlog = new Map<number, { bytes: Uint8Array; queued?: () => void }[]>();
@@ -42,17 +88,50 @@ export class Mailbox {
   woke = 0;
   // Messages are built here, then copied into a slot (or an arena block).
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly f64 = new Float64Array(this.scratch.buffer, 0, 3);
   private readonly u16 = new Uint16Array(this.scratch.buffer, 0, 12);
   private readonly u32 = new Uint32Array(this.scratch.buffer, 0, 6);
+  private inView?: DataView;
 
   constructor(
     readonly layout: Layout,
     readonly self: number,
+    opts: MailboxOptions,
   ) {
-    this.arenas = layout.arenas.map((id) => Arena.attach(id));
+    this.arenas = opts.arenas ?? layout.arenas.map((id) => Arena.attach(id));
+    this.tpc = self === MAIN_ENDPOINT ? layout.mainTpc : layout.drivers[driverOfEndpoint(self)]!.tpc;
+    this.poke = opts.poke;
     installSharedResolver(this.arenas);
     this.inbox = this.queue(self);
+    this.router = new Router(
+      layout.drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
+      (id) => this.load(id),
+      layout.settings.knobs.spillThreshold,
+    );
+  }
+
+  /** Driver `id`'s stats block (layout.ts, Stat), as seen from this thread. */
+  stats(id: number): Float64Array {
+    let v = this.statViews[id];
+    if (!v) {
+      const d = this.layout.drivers[id]!;
+      v = this.statViews[id] = new Float64Array(this.arenas[d.tpc]!.buffer, d.stats.offset, STATS_SLOTS);
+    }
+    return v;
+  }
+
+  /**
+   * Driver `id`'s published load. The object is reused for the next call
+   * with the same id (routing reads it at once: no garbage per decision).
+   */
+  load(id: number): DriverLoad {
+    const s = this.stats(id);
+    const l = (this.loads[id] ??= { alive: false, pending: 0, busy: 0 });
+    l.alive = s[Stat.Alive] === 1;
+    l.pending = s[Stat.Pending]!;
+    l.busy = s[Stat.Busy]!;
+    return l;
   }
 
   queue(endpoint: number): MessageQueue {
@@ -66,12 +145,123 @@ export class Mailbox {
     return q;
   }
 
+  /** A DataView over the buffer `bytes` lives in: the inbox hands out views into its arena, so one serves every message. */
+  view(bytes: Uint8Array): DataView {
+    if (this.inView?.buffer !== bytes.buffer) this.inView = new DataView(bytes.buffer, bytes.byteOffset);
+    return this.inView;
+  }
+
   newCallId(): number {
     return this.nextCall++;
   }
 
+  /** The tasks every driver defines (sorted): spawn() looks names up here. */
+  setTasks(names: string[]): void {
+    this.taskNames = names;
+    this.taskIndexes = new Map(names.map((n, i) => [n, i]));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Calls.
+
+  /**
+   * Runs task `task` with `args` on the driver routing picks for `opts`, and
+   * returns the promise of its result. Unknown names and bad arguments throw
+   * at once. The SPAWN is queued, not flushed: the owner's loop (poked here)
+   * sends a burst of spawns with one wakeup per driver. `avoid`: a driver
+   * routing passes over when another is as good (Router, RouteOptions.avoid).
+   */
+  spawn<T>(task: string, args: unknown[], opts: SpawnOptions, avoid = -1): Promise<T> {
+    const taskIndex = this.taskIndexes.get(task) ?? -1;
+    if (taskIndex < 0) {
+      throw new Error(`gatio: unknown task "${task}" (the task modules define: ${this.taskNames.join(', ') || 'no tasks'})`);
+    }
+    if (!Array.isArray(args)) throw new TypeError(`gatio: spawn("${task}", args): args must be an array of arguments`);
+    const queueIndex = opts.queue === undefined ? 0 : this.layout.queues.indexOf(opts.queue);
+    if (queueIndex < 0) throw new Error(`gatio: unknown task queue "${opts.queue}" (queues: ${this.layout.queues.join(', ')})`);
+    const signal = opts.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { driver } = this.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: this.tpc, avoid });
+    const endpoint = endpointOfDriver(driver);
+    if (opts.onFull === 'reject' && this.isFull(endpoint)) {
+      return Promise.reject(new QueueFullError(`gatio: driver ${this.layout.drivers[driver]!.name}'s inbox is full (${this.queue(endpoint).capacity} messages)`));
+    }
+    const callId = this.nextCall++;
+    const promise = new Promise<T>((resolve, reject) => {
+      this.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task });
+    });
+    try {
+      this.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+    } catch (err) {
+      // Nothing was sent (an argument cannot be cloned, the arena is full):
+      // forget the call, or it would stay outstanding for ever (keeping the
+      // process alive, and rejected unhandled at shutdown).
+      this.calls.delete(callId);
+      throw err;
+    }
+    this.stats(driver)[Stat.Pending]!++; // until the driver republishes: spreads a burst
+    if (signal) this.cancelOnAbort(signal, callId, endpoint);
+    this.poke();
+    return promise;
+  }
+
+  /**
+   * Aborting rejects the call with the signal's reason and sends CANCEL. A
+   * settled call lets go of the signal: one long-lived signal shared by many
+   * calls would otherwise collect a listener per call (a leak, and Node's
+   * MaxListenersExceededWarning after 10).
+   */
+  private cancelOnAbort(signal: AbortSignal, callId: number, endpoint: number): void {
+    const onAbort = () => {
+      const call = this.calls.get(callId);
+      if (!call) return;
+      this.calls.delete(callId);
+      this.sendCancel(endpoint, callId);
+      this.poke();
+      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const call = this.calls.get(callId)!;
+    const { resolve, reject } = call;
+    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
+    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
+  }
+
+  /** A RESULT message: settles its call (unknown: already settled). A body that cannot be decoded rejects the call with why. */
+  settleResult(bytes: Uint8Array, offset: number, len: number): void {
+    const callId = this.view(bytes).getFloat64(offset + 8, true);
+    let ok = bytes[offset + 1] === 1;
+    let value: unknown;
+    try {
+      value = this.body(bytes, offset, len); // also for an unknown call: a BIG body's block is freed
+    } catch (err) {
+      ok = false;
+      value = err;
+    }
+    const call = this.calls.get(callId);
+    if (!call) return;
+    this.calls.delete(callId);
+    if (ok) call.resolve(value);
+    else call.reject(value instanceof Error ? value : new Error(`task "${call.task}" failed with a non-error value: ${String(value)}`));
+  }
+
+  /** Rejects every call in flight to `endpoint` (its driver died). */
+  rejectCallsTo(endpoint: number, err: (call: PendingCall) => Error): number {
+    let n = 0;
+    for (const [id, call] of this.calls) {
+      if (call.endpoint !== endpoint) continue;
+      this.calls.delete(id);
+      call.reject(err(call));
+      n++;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sending.
+
   /** SPAWN: run task `taskIndex` from `queueIndex` with `args` on `endpoint`; replies come to this mailbox. */
-  sendSpawn(endpoint: number, callId: number, taskIndex: number, queueIndex: number, args: unknown[]): void {
+  private sendSpawn(endpoint: number, callId: number, taskIndex: number, queueIndex: number, args: unknown[]): void {
     this.clearHeader();
     this.scratch[0] = Kind.Spawn;
     this.u16[1] = queueIndex;
@@ -118,6 +308,11 @@ export class Mailbox {
     return this.sendBody(endpoint, [name, value], queued);
   }
 
+  /** A message the caller built whole (IO_REQUEST: a fixed layout, no codec body); copied when it must wait. */
+  sendRaw(endpoint: number, bytes: Uint8Array): void {
+    this.push(endpoint, bytes);
+  }
+
   /**
    * Retries backlogged messages and wakes every destination sent to since
    * the last flush (only the parked ones get a syscall). Returns how many
@@ -141,48 +336,33 @@ export class Mailbox {
     return left;
   }
 
-  /** Forgets what waits for `endpoint` (its driver died: those calls were rejected). */
+  /** Forgets what waits for `endpoint` (its driver died: those calls were rejected; or it stopped). */
   dropBacklog(endpoint: number): void {
     this.backlog.delete(endpoint);
     this.dirty.delete(endpoint);
   }
 
-  backlogged(endpoint?: number): number {
-    if (endpoint !== undefined) return this.backlog.get(endpoint)?.length ?? 0;
+  /** Messages waiting here for room in their destination's queue. */
+  backlogged(): number {
     let n = 0;
     for (const list of this.backlog.values()) n += list.length;
     return n;
   }
 
-  /** Settles a call from a RESULT message; false when the call is unknown (already settled). */
-  settle(callId: number, ok: boolean, value: unknown): boolean {
-    const call = this.calls.get(callId);
-    if (!call) return false;
-    this.calls.delete(callId);
-    if (ok) call.resolve(value);
-    else call.reject(value instanceof Error ? value : new Error(`task "${call.task}" failed with a non-error value: ${String(value)}`));
-    return true;
-  }
-
-  /** Rejects every call in flight to `endpoint` (its driver died). */
-  rejectCallsTo(endpoint: number, err: (call: PendingCall) => Error): number {
-    let n = 0;
-    for (const [id, call] of this.calls) {
-      if (call.endpoint !== endpoint) continue;
-      this.calls.delete(id);
-      call.reject(err(call));
-      n++;
-    }
-    return n;
+  /** No room for another message to `endpoint` now: its queue is full, or messages already wait here for room. */
+  isFull(endpoint: number): boolean {
+    const q = this.queue(endpoint);
+    return this.backlog.has(endpoint) || q.size() >= q.capacity;
   }
 
   /** Decodes a message body: inline after the header, or (BIG) from an arena block that is freed here. */
   body(bytes: Uint8Array, offset: number, len: number): unknown {
     if ((bytes[offset]! & BIG) === 0) return decode(bytes, offset + HEADER, len - HEADER);
-    const view = new DataView(bytes.buffer, bytes.byteOffset + offset + HEADER, 16);
-    const blockOffset = view.getFloat64(0, true);
-    const blockLen = view.getUint32(8, true);
-    const arena = this.arenas[view.getUint16(12, true)]!;
+    const view = this.view(bytes);
+    const at = offset + HEADER;
+    const blockOffset = view.getFloat64(at, true);
+    const blockLen = view.getUint32(at + 8, true);
+    const arena = this.arenas[view.getUint16(at + 12, true)]!;
     try {
       return decode(new Uint8Array(arena.buffer), blockOffset, blockLen);
     } finally {
@@ -206,30 +386,28 @@ export class Mailbox {
   private sendBody(endpoint: number, value: unknown, queued?: () => void, what = 'value'): boolean {
     const q = this.queue(endpoint);
     let n = encodeInto(value, this.scratch, HEADER, what);
-    let bytes: Uint8Array;
-    if (n >= 0 && HEADER + n <= q.maxPayload) {
-      bytes = this.scratch.subarray(0, HEADER + n);
-    } else {
-      // Big: encode on its own (it may not fit scratch either), then copy into an arena block.
-      const body = n >= 0 ? this.scratch.subarray(HEADER, HEADER + n) : encode(value, what);
-      n = body.length;
-      const tpc = this.layout.endpoints[endpoint]!.tpc;
-      const arena = this.arenas[tpc]!;
-      const offset = arena.alloc(n).offset; // throws ArenaExhaustedError (with stats) when the arena is full
-      new Uint8Array(arena.buffer, offset, n).set(body);
-      this.scratch[0]! |= BIG;
-      const view = new DataView(this.scratch.buffer, HEADER, 16);
-      view.setFloat64(0, offset, true);
-      view.setUint32(8, n, true);
-      view.setUint16(12, tpc, true);
-      bytes = this.scratch.subarray(0, HEADER + 16);
-    }
+    if (n >= 0 && HEADER + n <= q.maxPayload) return this.push(endpoint, this.scratch.subarray(0, HEADER + n), queued);
+    // Big: encode on its own (it may not fit scratch either), then copy into an arena block.
+    const body = n >= 0 ? this.scratch.subarray(HEADER, HEADER + n) : encode(value, what);
+    n = body.length;
+    const tpc = this.layout.endpoints[endpoint]!.tpc;
+    const arena = this.arenas[tpc]!;
+    const offset = arena.alloc(n).offset; // throws ArenaExhaustedError (with stats) when the arena is full
+    new Uint8Array(arena.buffer, offset, n).set(body);
+    this.scratch[0]! |= BIG;
+    this.scratchView.setFloat64(HEADER, offset, true);
+    this.scratchView.setUint32(HEADER + 8, n, true);
+    this.scratchView.setUint16(HEADER + 12, tpc, true);
+    return this.push(endpoint, this.scratch.subarray(0, HEADER + 16), queued);
+  }
+
+  /** Into `endpoint`'s queue (true), or behind what already waits for it (false; `bytes` is copied). */
+  private push(endpoint: number, bytes: Uint8Array, queued?: () => void): boolean {
     const pending = this.backlog.get(endpoint);
-    if (!pending && q.tryPush(bytes)) {
+    if (!pending && this.queue(endpoint).tryPush(bytes)) {
       this.dirty.add(endpoint);
       return true;
     }
-    // Full (or others already wait): keep a copy, in order, for flush().
     const entry = { bytes: bytes.slice(), queued };
     if (pending) pending.push(entry);
     else this.backlog.set(endpoint, [entry]);

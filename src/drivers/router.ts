@@ -48,6 +48,9 @@ export class RouteError extends Error {
 export class Router {
   readonly decisions: Record<RouteReason, number> = { driver: 0, key: 0, local: 0, tpc: 0, spill: 0 };
   private readonly byTpc = new Map<number, RouteTarget[]>();
+  /** per TPC, the JS drivers of every other TPC: where it spills */
+  private readonly elsewhere = new Map<number, RouteTarget[]>();
+  private readonly byId: (RouteTarget | undefined)[] = [];
   private readonly tasks: RouteTarget[];
   private rr = 0;
   private last = -1;
@@ -64,12 +67,13 @@ export class Router {
       const list = this.byTpc.get(t.tpc) ?? [];
       list.push(t);
       this.byTpc.set(t.tpc, list);
+      this.byId[t.id] = t;
     }
   }
 
   route(opts: RouteOptions): { driver: number; reason: RouteReason } {
     if (opts.driver !== undefined) {
-      const t = this.tasks.find((x) => x.id === opts.driver);
+      const t = Number.isInteger(opts.driver) ? this.byId[opts.driver] : undefined;
       if (!t) throw new RouteError(`driver ${opts.driver} does not exist or runs no JavaScript (an io driver)`);
       if (!this.load(t.id).alive) throw new RouteError(`driver ${opts.driver} is not running (it died and has not restarted yet)`);
       return this.count(t.id, 'driver');
@@ -89,7 +93,9 @@ export class Router {
     const localPending = this.bestPending;
     if (local !== undefined && localPending <= this.spillThreshold) return this.count(local.id, 'local');
     // Every local driver is above the threshold (or the TPC has none): look further.
-    const remote = this.leastLoaded(this.tasks.filter((t) => t.tpc !== opts.fromTpc));
+    let others = this.elsewhere.get(opts.fromTpc);
+    if (!others) this.elsewhere.set(opts.fromTpc, (others = this.tasks.filter((t) => t.tpc !== opts.fromTpc)));
+    const remote = this.leastLoaded(others);
     if (remote !== undefined && (local === undefined || (this.bestPending <= this.spillThreshold && this.bestPending < localPending))) {
       return this.count(remote.id, 'spill');
     }
@@ -110,7 +116,7 @@ export class Router {
    * burst spreads over equal drivers.
    */
   private leastLoaded(list: RouteTarget[], avoid = -1): RouteTarget | undefined {
-    // Allocation-free: this runs once per spawn.
+    // Allocation-free: this runs once per spawn (the lists it gets are built once).
     let best: RouteTarget | undefined;
     let bestPending = 0;
     let bestBusy = 0;

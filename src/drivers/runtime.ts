@@ -8,21 +8,23 @@ import { pathToFileURL } from 'node:url';
 import { Arena } from '../tpc/arena.js';
 import { native } from '../native.js';
 import { pinThread, threadBinding } from '../tpc/affinity.js';
-import { ConfigError, type GatioConfig } from '../tpc/config.js';
+import type { GatioConfig } from '../tpc/config.js';
 import { plan as makePlan, type Plan } from '../tpc/plan.js';
 import { topology, type Topology } from '../tpc/topology.js';
 import type { DriverInit } from './driver.js';
 import { Stat, STATS_BYTES, type DriverLayout, type Layout } from './layout.js';
-import { statsOf, loadOf } from './load.js';
-import { DriverDiedError, Mailbox } from './mailbox.js';
+import { DriverDiedError, Mailbox, setThreadRuntime, threadRuntime, type ThreadRuntime } from './mailbox.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from './park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from './protocol.js';
 import { MessageQueue } from './queue.js';
-import { Router, type RouteReason } from './router.js';
+import type { RouteReason } from './router.js';
 import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
+import { MIN_SHARES, MAX_SHARES } from './scheduler.js';
 import type { ReadyMessage } from './worker-entry.js';
-import { IoClient, installIoClient, startIoDriver, stopIoDriver, type IoDriverHandle } from './io.js';
+import { IoClient, startIoDriver, stopIoDriver, type IoDriverHandle } from './io.js';
 import { deliverChannel } from './channels.js';
+
+export { QueueFullError } from './mailbox.js';
 
 export interface StartOptions {
   /** plan against this topology instead of the machine's (tests) */
@@ -57,11 +59,6 @@ export class ShutdownError extends Error {
   readonly code = 'GATIO_SHUTDOWN';
 }
 
-export class QueueFullError extends Error {
-  override readonly name = 'QueueFullError';
-  readonly code = 'GATIO_QUEUE_FULL';
-}
-
 interface DriverThread {
   layout: DriverLayout;
   eventfd: number;
@@ -71,6 +68,8 @@ interface DriverThread {
   generation: number;
   tid: number;
   state: 'starting' | 'running' | 'dead' | 'stopped';
+  /** the task names its worker reported at ready (exec/hybrid drivers) */
+  tasks?: string[];
   restarts: number;
   lastError?: string;
   stopped?: () => void;
@@ -110,18 +109,12 @@ function newWorker(init: DriverInit, name: string): Worker {
 /** how long the main thread waits, spinning, for the answer of a driver it just woke */
 const COLD_SPIN_MS = 0.3;
 
-/** The runtime started in this process (main thread), if any. */
-export function currentRuntime(): Runtime | undefined {
-  return current;
-}
-
 export async function start(config: GatioConfig = {}, opts: StartOptions = {}): Promise<Runtime> {
   if (current) throw new Error('gatio: a runtime is already running in this process; shut it down first');
   const topo = opts.topology ?? topology();
   const p = makePlan(topo, config); // throws ConfigError listing every problem
-  const errors: { path: string; message: string; value: unknown }[] = [];
-  const settings = checkRuntimeSettings(config as Record<string, unknown>, (path, message, value) => errors.push({ path, message, value }));
-  if (errors.length) throw new ConfigError(errors);
+  // plan() has checked these (validate.ts runs checkRuntimeSettings): only the values are wanted here.
+  const settings = checkRuntimeSettings(config as Record<string, unknown>, () => {});
   const rt = new Runtime(p, settings, opts);
   current = rt;
   if (settings.knobs.mainAffinity === 'spare') {
@@ -137,18 +130,15 @@ export async function start(config: GatioConfig = {}, opts: StartOptions = {}): 
   return rt;
 }
 
-export class Runtime {
+export class Runtime implements ThreadRuntime {
   readonly plan: Plan;
   readonly layout: Layout;
-  readonly taskNames: string[] = [];
-  private readonly taskIndex = new Map<string, number>();
   private readonly arenas: Arena[] = [];
   private readonly threads: DriverThread[] = [];
   /** @internal the main thread's queues and pending calls */
   readonly mailbox: Mailbox;
   /** the main thread's io client (io.* on this thread) */
   readonly io: IoClient;
-  private readonly router: Router;
   private readonly mainFd: number;
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
@@ -203,19 +193,14 @@ export class Runtime {
         this.threads.push({ layout: drivers[i - 1]!, eventfd: fd, generation: 0, tid: 0, state: 'starting', restarts: 0 });
       }
     }
-    this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT);
+    this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT, { poke: this.poke, arenas: this.arenas });
     for (const d of drivers) if (d.kind !== 'io') this.driverOnPu[d.pu] = d.id;
     // Outstanding io calls keep the process alive, as outstanding spawns do.
-    this.io = new IoClient({ mailbox: this.mailbox, tpc: mainTpc, onSend: () => this.watch.ref() });
-    installIoClient(this.io);
-    this.router = new Router(
-      drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
-      (id) => loadOf(this.mailbox, id),
-      knobs.spillThreshold,
-    );
+    this.io = new IoClient({ mailbox: this.mailbox, onSend: () => this.watch.ref() });
     this.watch = new ParkWatch(this.mainFd, this.onWake);
     this.watch.unref(); // only outstanding calls keep the process alive
     this.mailbox.inbox.prepareToPark();
+    setThreadRuntime(this); // spawn(), channels, sharedBuffer() and io on this thread use this runtime
   }
 
   /** Keeps the main thread off the drivers' PUs (when spare PUs exist) until shutdown. */
@@ -232,15 +217,19 @@ export class Runtime {
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${this.threads[i]!.layout.name}: ${(r.reason as Error).message}`] : []));
     if (failed.length) throw new Error(`gatio: drivers failed to start:\n  ${failed.join('\n  ')}`);
     // Every driver imported the same modules: they must define the same tasks.
-    const lists = this.threads.filter((t) => t.layout.kind !== 'io').map((t) => (t as DriverThread & { tasks?: string[] }).tasks ?? []);
+    const lists = this.threads.filter((t) => t.layout.kind !== 'io').map((t) => t.tasks ?? []);
     const first = lists[0] ?? [];
     for (const [i, l] of lists.entries()) {
       if (l.join('\0') !== first.join('\0')) {
         throw new Error(`gatio: drivers disagree on the tasks they define (${this.threads[0]!.layout.name}: ${first.join(', ')}; ${this.threads[i]!.layout.name}: ${l.join(', ')}): task modules must define the same tasks on every thread`);
       }
     }
-    this.taskNames.push(...first);
-    first.forEach((name, i) => this.taskIndex.set(name, i));
+    this.mailbox.setTasks(first);
+  }
+
+  /** The tasks the task modules define (sorted). */
+  get taskNames(): string[] {
+    return this.mailbox.taskNames;
   }
 
   private startThread(t: DriverThread, timeoutMs: number): Promise<void> {
@@ -254,7 +243,7 @@ export class Runtime {
       }
       t.tid = t.io.tid;
       t.state = 'running';
-      statsOf(this.mailbox, t.layout.id)[Stat.Alive] = 1;
+      this.mailbox.stats(t.layout.id)[Stat.Alive] = 1;
       return Promise.resolve();
     }
     const init: DriverInit = { layout: this.layout, id: t.layout.id, eventfd: t.eventfd, generation: t.generation };
@@ -274,14 +263,13 @@ export class Runtime {
     }
     t.worker = worker;
     t.state = 'starting';
-    const stats = statsOf(this.mailbox, t.layout.id);
-    stats[Stat.Generation] = t.generation;
+    const stats = this.mailbox.stats(t.layout.id);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
       worker.on('message', (m: ReadyMessage | { type: 'stopped' }) => {
         if (m.type === 'ready') {
           clearTimeout(timer);
-          (t as DriverThread & { tasks?: string[] }).tasks = m.tasks;
+          t.tasks = m.tasks;
           t.tid = m.tid;
           t.state = 'running';
           // Like a timer with unref(): an idle runtime does not hold the
@@ -348,57 +336,9 @@ export class Runtime {
 
   spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
     if (this.closing) return Promise.reject(new ShutdownError('gatio: the runtime is shutting down; no new tasks'));
-    const taskIndex = this.taskIndex.get(task) ?? -1;
-    if (taskIndex < 0) {
-      throw new Error(`gatio: unknown task "${task}" (the task modules define: ${this.taskNames.join(', ') || 'no tasks'})`);
-    }
-    if (!Array.isArray(args)) throw new TypeError(`gatio: spawn("${task}", args): args must be an array of arguments`);
-    const queueIndex = opts.queue === undefined ? 0 : this.layout.queues.indexOf(opts.queue);
-    if (queueIndex < 0) throw new Error(`gatio: unknown task queue "${opts.queue}" (queues: ${this.layout.queues.join(', ')})`);
-    if (opts.signal?.aborted) return Promise.reject(opts.signal.reason ?? new Error('aborted'));
-    const { driver } = this.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: this.layout.mainTpc, avoid: this.sharedCpuDriver });
-    const endpoint = endpointOfDriver(driver);
-    if (opts.onFull === 'reject' && (this.mailbox.backlogged(endpoint) > 0 || this.mailbox.queue(endpoint).size() >= this.mailbox.queue(endpoint).capacity)) {
-      return Promise.reject(new QueueFullError(`gatio: driver ${this.layout.drivers[driver]!.name}'s inbox is full (${this.mailbox.queue(endpoint).capacity} messages)`));
-    }
-    const callId = this.mailbox.newCallId();
-    const promise = new Promise<T>((resolve, reject) => {
-      this.mailbox.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task });
-    });
-    try {
-      this.mailbox.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
-    } catch (err) {
-      // Nothing was sent (an argument cannot be cloned, the arena is full):
-      // forget the call, or it would stay outstanding for ever (keeping the
-      // process alive, and rejected unhandled at shutdown).
-      this.mailbox.calls.delete(callId);
-      throw err;
-    }
-    statsOf(this.mailbox, driver)[Stat.Pending]!++; // until the driver republishes: spreads a burst
-    if (opts.signal) this.watchAbort(opts.signal, callId, endpoint);
     // No flush here: the pump (a microtask after the caller's synchronous
     // code) wakes each parked driver once for the whole burst of spawns.
-    this.schedulePump();
-    return promise;
-  }
-
-  private watchAbort(signal: AbortSignal, callId: number, endpoint: number): void {
-    const onAbort = () => {
-      const call = this.mailbox.calls.get(callId);
-      if (!call) return;
-      this.mailbox.calls.delete(callId);
-      this.mailbox.sendCancel(endpoint, callId);
-      this.mailbox.flush();
-      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    // A settled call lets go of the signal: one long-lived signal shared by
-    // many calls would otherwise collect a listener per call (a leak, and
-    // Node's MaxListenersExceededWarning after 10).
-    const call = this.mailbox.calls.get(callId)!;
-    const { resolve, reject } = call;
-    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
-    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
+    return this.mailbox.spawn<T>(task, args, opts, this.sharedCpuDriver);
   }
 
   // ---------------------------------------------------------------------------
@@ -410,10 +350,8 @@ export class Runtime {
   // microtasks while they keep finding results, falling back to a libuv
   // turn (setImmediate) at least every millisecond so I/O never starves.
 
-  /** @internal something was queued from outside spawn(): make sure a pump runs */
-  poke(): void {
-    this.schedulePump();
-  }
+  /** Something was queued (a spawn, a cancel, a channel message): make sure a pump runs. */
+  private readonly poke = (): void => this.schedulePump();
 
   private schedulePump(): void {
     if (this.pumpQueued) return;
@@ -421,7 +359,7 @@ export class Runtime {
     if (this.microPumps < 64) {
       this.microPumps++;
       // Not queueMicrotask: Node wraps each of those in an AsyncResource,
-      // which costs more than the pump itself at a million calls a second.
+      // which costs more than the pump itself.
       RESOLVED.then(this.pump);
     } else {
       this.microPumps = 0;
@@ -444,9 +382,9 @@ export class Runtime {
     inbox.unparked();
     let n = inbox.drain(this.onMessage);
     if (n === 0 && (this.mailbox.calls.size > 0 || this.io.outstanding > 0) && this.spinMs > 0) {
-      // Having just woken a parked driver, wait out its wakeup (tens to
-      // hundreds of µs on a VM) instead of parking too: the answer then
-      // costs one thread wakeup, not two.
+      // Having just woken a parked driver, wait out its wakeup (a thread
+      // wakeup: bench/spawn.mjs's cold calls) instead of parking too: the
+      // answer then costs one thread wakeup, not two.
       const spin = this.mailbox.woke !== woke ? Math.max(this.spinMs, COLD_SPIN_MS) : this.spinMs;
       const until = performance.now() + spin;
       for (let i = 1; inbox.isEmpty(); i++) if ((i & 31) === 0 && performance.now() >= until) break;
@@ -460,29 +398,12 @@ export class Runtime {
     if (!inbox.prepareToPark()) this.schedulePump();
   };
 
-  // The inbox hands out views into its arena: one DataView over that buffer serves every message.
-  private inView?: DataView;
-
   private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
     const kind = bytes[offset]! & ~BIG;
-    if (kind === Kind.IoDone) return this.io.onDone(bytes, offset);
-    if (kind === Kind.Channel) {
-      deliverChannel(new DataView(bytes.buffer, bytes.byteOffset + offset + 2, 2).getUint16(0, true), this.mailbox.body(bytes, offset, len));
-      return;
-    }
-    if (kind !== Kind.Result) return; // otherwise the main thread only receives results (and replies to control calls)
-    if (this.inView?.buffer !== bytes.buffer) this.inView = new DataView(bytes.buffer, bytes.byteOffset);
-    const callId = this.inView.getFloat64(offset + 8, true);
-    let value: unknown;
-    try {
-      value = this.mailbox.body(bytes, offset, len);
-    } catch (err) {
-      const call = this.mailbox.calls.get(callId);
-      this.mailbox.calls.delete(callId);
-      call?.reject(err as Error);
-      return;
-    }
-    this.mailbox.settle(callId, bytes[offset + 1] === 1, value);
+    if (kind === Kind.Result) this.mailbox.settleResult(bytes, offset, len);
+    else if (kind === Kind.IoDone) this.io.onDone(bytes, offset);
+    else if (kind === Kind.Channel) deliverChannel(this.mailbox.view(bytes).getUint16(offset + 2, true), this.mailbox.body(bytes, offset, len));
+    // nothing else is sent to the main thread
   };
 
   // ---------------------------------------------------------------------------
@@ -491,7 +412,7 @@ export class Runtime {
   /** Per driver, from shared memory (no message round trip). */
   driverStats() {
     return this.threads.map((t) => {
-      const s = statsOf(this.mailbox, t.layout.id);
+      const s = this.mailbox.stats(t.layout.id);
       return {
         id: t.layout.id,
         name: t.layout.name,
@@ -530,7 +451,7 @@ export class Runtime {
         return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null };
       }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
-      routing: { ...this.router.decisions } as Record<RouteReason, number>,
+      routing: { ...this.mailbox.router.decisions } as Record<RouteReason, number>,
       main: { outstanding: this.mailbox.calls.size, backlog: this.mailbox.backlogged() },
     };
   }
@@ -538,7 +459,10 @@ export class Runtime {
   /** Changes a task queue's shares on every driver (or one). */
   setShares(queue: string, shares: number, driver?: number): void {
     if (!this.layout.queues.includes(queue)) throw new Error(`gatio: unknown task queue "${queue}" (queues: ${this.layout.queues.join(', ')})`);
-    if (!(typeof shares === 'number' && shares > 0 && Number.isFinite(shares))) throw new RangeError(`gatio: shares must be a positive number, got ${shares}`);
+    if (!(typeof shares === 'number' && shares >= MIN_SHARES && shares <= MAX_SHARES)) {
+      // the same bounds the drivers' schedulers enforce: checked here, where the caller can see the error
+      throw new RangeError(`gatio: shares must be a number from ${MIN_SHARES} to ${MAX_SHARES}, got ${shares}`);
+    }
     for (const t of this.threads) {
       if (t.state === 'running' && (driver === undefined || driver === t.layout.id)) this.mailbox.sendControl(endpointOfDriver(t.layout.id), ControlOp.SetShares, [queue, shares]);
     }
@@ -628,14 +552,13 @@ export class Runtime {
       stopIoDriver(t.io);
       t.io = undefined;
       t.state = 'stopped';
-      statsOf(this.mailbox, t.layout.id)[Stat.Alive] = 0;
+      this.mailbox.stats(t.layout.id)[Stat.Alive] = 0;
     }
     this.io.shutdown(new ShutdownError('gatio: the runtime shut down; io calls still in flight were cancelled'));
-    installIoClient(undefined);
+    if (threadRuntime() === this) setThreadRuntime(undefined);
     this.watch.close();
     for (const t of this.threads) eventfdClose(t.eventfd);
     eventfdClose(this.mainFd);
-    for (const a of this.mailbox.arenas) a.close();
     for (const a of this.arenas) a.close();
     if (this.mainAffinity) pinThread(this.mainAffinity);
     if (current === this) current = undefined;

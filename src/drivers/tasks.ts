@@ -20,7 +20,8 @@ export interface TaskContext {
 /**
  * A task's context. The AbortController behind `signal` is made only when
  * someone asks for the signal or aborts the task: most tasks never do, and
- * an AbortController costs more than a small task.
+ * an AbortController costs more than a small task (bench/micro.mjs,
+ * docs/benchmarks.md).
  */
 export class LazyTaskContext implements TaskContext {
   #controller: AbortController | undefined;

@@ -2,7 +2,8 @@
 // whose completion wakes the driver (the ring signals the eventfd the driver
 // parks on), delivered through the scheduler in the queue of the task that
 // slept. Accuracy: the kernel's hrtimer plus the wakeup of a parked thread
-// (docs/drivers.md, "Timers", has the measured bound).
+// (measured by bench/timers.mjs, results in docs/benchmarks.md; the bounds
+// test/timers.test.mjs asserts are in docs/drivers.md, "Timers").
 import type { Ring } from './ring.js';
 import type { Scheduler, TaskQueue } from './scheduler.js';
 

@@ -2,19 +2,19 @@
 // (it pins itself first), import the task modules, report ready, run.
 import { parentPort, workerData } from 'node:worker_threads';
 import { JsDriver, type DriverInit } from './driver.js';
+import { Stat } from './layout.js';
 
 export interface ReadyMessage {
   type: 'ready';
   tasks: string[];
   tid: number;
-  cpu: number;
 }
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('gatio: the driver entry must run in a worker thread started by start()');
   const driver = new JsDriver(workerData as DriverInit);
   const tasks = await driver.load();
-  const ready: ReadyMessage = { type: 'ready', tasks, tid: driver.stats[11]!, cpu: driver.stats[12]! };
+  const ready: ReadyMessage = { type: 'ready', tasks, tid: driver.stats[Stat.Tid]! };
   parentPort.postMessage(ready);
   // When the loop stops, nothing else holds this thread's event loop: it ends.
   driver.run(() => parentPort!.postMessage({ type: 'stopped' }));
