@@ -17,14 +17,14 @@
 // pinned, as start() leaves it when no spare core exists).
 // spinUs is the runtime knob: how long an idle driver (the io driver
 // included) polls before it parks. 0 shows the cost of waking parked threads.
-import { median, runChild } from './lib.mjs';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { fmt, load1, median, outOption, runChild, writeResults } from './lib.mjs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_OUT = join(here, 'results', 'io-nop.json');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     nops: { type: 'string', default: '200000' },
     'main-cpu': { type: 'string', default: '' },
     child: { type: 'boolean', default: false },
-    out: { type: 'string', default: join(here, 'results', 'io-nop.json') },
+    out: { type: 'string', default: DEFAULT_OUT },
   },
 });
 
@@ -73,11 +73,10 @@ async function measure(spinUs, window, nops, mainCpu) {
   }
 }
 
-
-
 async function orchestrate() {
   const runs = Number(values.runs);
   const spins = values.spin.split(',').map(Number);
+  const loadBefore = load1();
   const raw = [];
   for (let r = 0; r < runs; r++) {
     for (const spinUs of spins) {
@@ -98,7 +97,6 @@ async function orchestrate() {
     const rows = raw.filter((x) => x.spinUs === spinUs && !x.error);
     return { spinUs, window: Number(values.window), runs: rows.length, ...Object.fromEntries(metrics.map((k) => [k, median(rows.map((x) => x[k]))])) };
   });
-  const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   console.log(`\nio nop benchmark: median of ${runs} runs, window ${values.window}, main thread ${values['main-cpu'] ? `pinned to CPU ${values['main-cpu']}` : 'not pinned'} (node ${process.version}, ${cpus().length} CPUs)`);
   console.log('spinUs   task nops/s   task seq µs   main nops/s   main seq µs');
   for (const m of summary) {
@@ -106,8 +104,10 @@ async function orchestrate() {
       `${String(m.spinUs).padStart(6)}  ${fmt(m.taskWindowOps, 0).padStart(12)}  ${fmt(m.taskSeqUs).padStart(12)}  ${fmt(m.mainWindowOps, 0).padStart(12)}  ${fmt(m.mainSeqUs).padStart(12)}`,
     );
   }
-  mkdirSync(dirname(values.out), { recursive: true });
-  const command = `node bench/io-nop.mjs --runs ${runs} --spin ${values.spin} --window ${values.window} --nops ${values.nops}${values['main-cpu'] ? ` --main-cpu ${values['main-cpu']}` : ''}`;
-  writeFileSync(values.out, JSON.stringify({ command, date: new Date().toISOString(), node: process.version, cpus: cpus().length, summary, raw }, null, 2) + '\n');
-  console.log(`\nwritten to ${values.out}`);
+  const out = resolve(values.out);
+  const command =
+    `node bench/io-nop.mjs --runs ${runs} --spin ${values.spin} --window ${values.window} --nops ${values.nops}` +
+    (values['main-cpu'] ? ` --main-cpu ${values['main-cpu']}` : '') +
+    outOption(out, DEFAULT_OUT);
+  writeResults(out, command, loadBefore, { summary, raw });
 }

@@ -1,7 +1,11 @@
 // Shared by the benchmarks: each measurement runs in a child process of its
-// own (a fresh runtime, no JIT or GC state carried over), and results are
-// summarised by their median.
-import { spawn } from 'node:child_process';
+// own (a fresh runtime, no JIT or GC state carried over), results are
+// summarised by their median, and written under bench/results/ with the
+// exact command and what else the machine was doing.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, relative } from 'node:path';
 
 /** Runs `node script ...args` and resolves its stdout parsed as JSON, or `{ ...tag, error }`. */
 export function runChild(script, args, tag, timeoutMs = 300_000) {
@@ -25,3 +29,41 @@ export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
 }
+
+/** The q-quantile (0..1) of a list of numbers, by nearest rank. */
+export function quantile(xs, q) {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+}
+
+/** The 1-minute load average now: > 0.2 or so means something else ran. */
+export const load1 = () => loadavg()[0];
+
+/** The code measured: $GATIO_COMMIT (set by scripts/bench.sh), else the git commit here. */
+function commit() {
+  if (process.env.GATIO_COMMIT) return process.env.GATIO_COMMIT;
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes `{ command, commit, date, node, kernel, cpus, load1 (before, after), ...data }`
+ * to `out`. `command` is the exact command line (the script and the options
+ * given or defaulted), so the file says how to get it again; `loadBefore` is
+ * load1() taken before the first child ran.
+ */
+export function writeResults(out, command, loadBefore, data) {
+  mkdirSync(dirname(out), { recursive: true });
+  const record = { command, commit: commit(), date: new Date().toISOString(), node: process.version, kernel: release(), cpus: cpus().length, load1: { before: loadBefore, after: load1() }, ...data };
+  writeFileSync(out, JSON.stringify(record, null, 2) + '\n');
+  console.log(`\nwritten to ${relative(process.cwd(), out) || out} (load average ${loadBefore.toFixed(2)} before, ${record.load1.after.toFixed(2)} after)`);
+}
+
+/** `--out FILE` for a command line, when not the benchmark's default file. */
+export const outOption = (out, defaultOut) => (out === defaultOut ? '' : ` --out ${relative(process.cwd(), out) || out}`);
+
+/** Fixed-width formatting for the summary tables: '-' for a missing value. */
+export const fmt = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '-');

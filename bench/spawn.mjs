@@ -15,15 +15,16 @@
 // - work1usOps: the same for a task that spins ~1 µs
 // - hotP50/hotP99: µs from call to result, one task at a time, back to back
 // - coldP50/coldP99: µs for one task after 20 ms of idleness (threads parked)
-import { median, runChild } from './lib.mjs';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { fmt, load1, median, outOption, quantile, runChild, writeResults } from './lib.mjs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const IMPLS = ['gatio', 'piscina', 'tinypool', 'workerpool'];
 const WINDOW = 1024; // tasks in flight in the throughput runs
+const DEFAULT_OUT = join(here, 'results', 'spawn.json');
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +33,7 @@ const { values } = parseArgs({
     impl: { type: 'string' },
     child: { type: 'boolean', default: false },
     tasks: { type: 'string', default: '200000' },
-    out: { type: 'string', default: join(here, 'results', 'spawn.json') },
+    out: { type: 'string', default: DEFAULT_OUT },
   },
 });
 
@@ -104,8 +105,7 @@ async function latencies(pool, count, idleMs) {
     await pool.run('add', [i, 1]);
     out.push((performance.now() - t0) * 1000);
   }
-  out.sort((a, b) => a - b);
-  return { p50: out[Math.floor(out.length * 0.5)], p99: out[Math.min(out.length - 1, Math.floor(out.length * 0.99))] };
+  return { p50: quantile(out, 0.5), p99: quantile(out, 0.99) };
 }
 
 async function measure(impl, threads, tasks) {
@@ -123,12 +123,11 @@ async function measure(impl, threads, tasks) {
   }
 }
 
-
-
 async function orchestrate() {
   const runs = Number(values.runs);
   const threadCounts = values.threads.split(',').map(Number);
   const impls = values.impl ? values.impl.split(',') : IMPLS;
+  const loadBefore = load1();
   const raw = [];
   for (let r = 0; r < runs; r++) {
     for (const threads of threadCounts) {
@@ -159,8 +158,7 @@ async function orchestrate() {
       m.vsPiscina = Object.fromEntries(metrics.map((k) => [k, base[k] ? m[k] / base[k] : NaN]));
     }
   }
-  const fmt = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
-  console.log(`\nspawn benchmark: median of ${runs} runs (node ${process.version}, ${(await import('node:os')).cpus().length} CPUs)`);
+  console.log(`\nspawn benchmark: median of ${runs} runs (node ${process.version}, ${cpus().length} CPUs)`);
   console.log('impl        thr  tiny ops/s  (x piscina)  1µs ops/s  (x piscina)  hot p50 µs  hot p99 µs  cold p50 µs  cold p99 µs');
   for (const m of summary) {
     console.log(
@@ -169,8 +167,10 @@ async function orchestrate() {
         `${fmt(m.coldP50).padStart(11)}  ${fmt(m.coldP99).padStart(11)}`,
     );
   }
-  mkdirSync(dirname(values.out), { recursive: true });
-  const command = `node bench/spawn.mjs --runs ${runs} --threads ${values.threads} --tasks ${values.tasks}`;
-  writeFileSync(values.out, JSON.stringify({ command, date: new Date().toISOString(), node: process.version, summary, raw }, null, 2) + '\n');
-  console.log(`\nwritten to ${values.out}`);
+  const out = resolve(values.out);
+  const command =
+    `node bench/spawn.mjs --runs ${runs} --threads ${values.threads} --tasks ${values.tasks}` +
+    (values.impl ? ` --impl ${values.impl}` : '') +
+    outOption(out, DEFAULT_OUT);
+  writeResults(out, command, loadBefore, { summary, raw });
 }
