@@ -26,8 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# npm install follows package-lock.json and runs our install hook, which builds the
-# addon. (Not `npm ci`: it rejects this lockfile for leaving out the optional
-# native packages of other platforms, which npm does not record here.)
-npm install --no-audit --no-fund
+# npm ci installs exactly package-lock.json (which lists every platform's
+# optional packages, so it never rewrites it) and runs our install hook,
+# which builds the addon.
+npm ci --no-audit --no-fund
 npm run build:ts
