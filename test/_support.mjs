@@ -5,14 +5,8 @@ import { dirname, join } from 'node:path';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const fixtures = join(root, 'test', 'fixtures');
 
-/**
- * Marks the current test as skipped, loudly: prints a SKIP line that
- * test/run.mjs counts as skipped (not passed). Use only for a kernel or
- * machine feature that is missing, and say which.
- */
-export function skip(name, reason) {
-  console.log(`SKIP ${name}: ${reason}`);
-}
+// skip(name, reason): see ./_harness.mjs, which counts it.
+export { skip } from './_harness.mjs';
 
 /** Runs fn in a worker thread (ESM source string) and resolves its posted message. */
 export async function inWorker(source, workerData) {

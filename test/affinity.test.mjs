@@ -1,6 +1,6 @@
 // Thread pinning on the real machine: sched_setaffinity / sched_getaffinity /
 // sched_getcpu, per OS thread (main thread and worker threads).
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { pinThread, threadBinding, topology, formatList } from '../dist/index.js';
 import { inWorker, skip } from './_support.mjs';

@@ -1,7 +1,7 @@
 // TPC arenas on the real machine: mmap + mbind to node 0, placement read
 // back with move_pages, the native buddy allocator, and sharing across
 // worker threads (same bytes, concurrent alloc/free, lifetime).
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import v8 from 'node:v8';
 import vm from 'node:vm';

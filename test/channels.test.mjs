@@ -1,6 +1,6 @@
 // Channels between the main thread and drivers: send, broadcast, replies to
 // the main thread, and backpressure when a receiver's queue is full.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { start, channel, onChannel } from '../dist/index.js';

@@ -1,5 +1,5 @@
 // The gatio command as a user runs it: exit statuses, JSON and readable output.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

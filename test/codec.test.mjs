@@ -2,7 +2,7 @@
 // errors as bytes. Round trips of every type, the v8.serialize fallback,
 // errors with their remote stack, clear messages for what cannot be sent,
 // and decoding of damaged input.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 // Config validation (errors and warnings, each with its path and reason),
 // did-you-mean, and loading config files.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 // gatio doctor on the real kernel: the io_uring probe, the sysctl that
 // disables io_uring (toggled for a child process, always restored), the
 // memlock warning for a process without CAP_IPC_LOCK, and the report itself.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

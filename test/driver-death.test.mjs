@@ -2,7 +2,7 @@
 // outside any promise): the process survives, the calls in flight on that
 // driver reject with DriverDiedError naming it, routing skips it while it is
 // down, and it is restarted on the same PU; other drivers are not affected.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start, DriverDiedError } from '../dist/index.js';
 import { TASKS, cpusAllowed, threadIds, settle, delay } from './_runtime-support.mjs';

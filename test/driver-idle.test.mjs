@@ -1,7 +1,7 @@
 // An idle driver parks and stays parked: it uses under 5% of a CPU, it
 // still answers the next call, and its spin-before-park budget
 // (runtime.spinUs) is what bounds the spinning.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start } from '../dist/index.js';
 import { TASKS, cpuTimeMs, delay, fmt } from './_runtime-support.mjs';

@@ -2,7 +2,7 @@
 // between CPU-bound task queues, setShares() changes the split at run time,
 // and a latency-class queue starts its work within its bound while batch
 // work keeps the driver busy.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start } from '../dist/index.js';
 import { TASKS, wallNow, delay, quantile, fmt, runQueueMs } from './_runtime-support.mjs';

@@ -1,7 +1,7 @@
 // Inside tasks, Node's own APIs keep working on a driver that parks: the
 // driver loop is libuv macrotasks, and a parked driver sleeps in libuv's
 // epoll_wait, so Node timers, fs and sockets still run there.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:http';
 import { start } from '../dist/index.js';

@@ -1,6 +1,6 @@
 // The package as users get it: ESM and CommonJS entry points, type
 // declarations, and a clear error when the addon is not built.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';

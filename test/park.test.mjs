@@ -3,7 +3,7 @@
 // threads wake it by writing the eventfd; its timers, promises and fs keep
 // working while it is parked; the ring's registered eventfd wakes it for a
 // timer; and parked it costs ~0% CPU.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';

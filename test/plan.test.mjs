@@ -1,6 +1,6 @@
 // The planner on real hwloc topologies: this machine, synthetic ones,
 // restricted cpusets and the XML fixtures in test/fixtures.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
 // arena memory: single-thread semantics, int32 wrap-around, JS worker and
 // native producer threads racing into one consumer, a C++ consumer of JS
 // messages, and the park/wake protocol over a real eventfd.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';

@@ -3,7 +3,7 @@
 // per turn, on the main thread and inside worker threads; file I/O into
 // arena blocks; a graceful close; the owner-thread rule; and the
 // DEFER_TASKRUN / COOP_TASKRUN measurements that docs/drivers.md records.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

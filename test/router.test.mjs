@@ -1,5 +1,5 @@
 // The router: direct, key affinity (rendezvous), least-loaded, spill.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { Router, rendezvous } from '../dist/internals.js';
 

@@ -1,7 +1,7 @@
 // The runtime's lifecycle with real threads: start with the default plan,
 // pinning, what shutdown leaves behind (threads, fds, arena blocks), start
 // errors, and shutdown's deadline.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start, topology, ConfigError, ShutdownError, Arena } from '../dist/index.js';
 import { TASKS, BAD_TASKS, threadIds, openFds, fdDiff, cpusAllowed, reports, settle, delay } from './_runtime-support.mjs';

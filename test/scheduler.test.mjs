@@ -2,7 +2,7 @@
 // classes, no banked credit, cooperative yielding. The fairness tests use
 // real time and real CPU work, driven by a loop like the driver's: one
 // runTurn() per setImmediate macrotask.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';

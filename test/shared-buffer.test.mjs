@@ -1,5 +1,5 @@
 // SharedBuffer: large binary data through arena memory, not copied.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { start, sharedBuffer, SharedBuffer } from '../dist/index.js';

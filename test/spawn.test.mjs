@@ -1,7 +1,7 @@
 // spawn() on a real runtime: values and errors across threads, unknown
 // names, AbortSignal, a full inbox, routing (key, driver) and its counters,
 // spawning from inside a task.
-import { test, suite } from 'uvu';
+import { test, suite } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { getEventListeners } from 'node:events';
 import { start, topology, QueueFullError } from '../dist/index.js';

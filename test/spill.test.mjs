@@ -1,7 +1,7 @@
 // Routing across TPCs end to end: a TPC spills new tasks to another only when
 // every one of its drivers has more than `spillThreshold` pending. Two TPCs
 // on this machine's one node (one core each) stand for two sockets.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start, topology } from '../dist/index.js';
 import { TASKS } from './_runtime-support.mjs';

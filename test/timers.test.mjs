@@ -1,7 +1,7 @@
 // Timers inside a driver, served by its ring (IORING_OP_TIMEOUT): sleep's
 // accuracy, timeout() and the cancelling of its timer, interval() without
 // drift, and an aborted sleep.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { getEventListeners } from 'node:events';
 import { start, timeout, interval, sleep, TimeoutError } from '../dist/index.js';

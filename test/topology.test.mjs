@@ -1,6 +1,6 @@
 // topology(): real hwloc on this machine, synthetic descriptions, restriction
 // by taskset and by a cgroup cpuset, and the readable tree.
-import { test } from 'uvu';
+import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
