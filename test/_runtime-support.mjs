@@ -15,9 +15,34 @@ export const wallNow = () => performance.timeOrigin + performance.now();
 
 export const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolves once driver `id` has announced it is parked (its inbox's state
+ * flag, which senders read), polling; throws after `ms`. Waiting for the
+ * state instead of a fixed delay: on a loaded machine the driver may still
+ * be spinning out its budget after any given delay.
+ */
+export async function parked(rt, id, ms = 10_000) {
+  const inbox = rt.mailbox.queue(id + 1); // endpointOfDriver(id)
+  const end = performance.now() + ms;
+  while (!inbox.stats().parked) {
+    if (performance.now() > end) throw new Error(`driver ${id} did not park within ${ms} ms`);
+    await delay(2);
+  }
+}
+
 /** Kernel thread ids of this process. */
 export function threadIds() {
   return readdirSync('/proc/self/task').map(Number).sort((a, b) => a - b);
+}
+
+/**
+ * Threads of this process that were not in `before` (threadIds()): what a
+ * runtime left behind. Not an equality: a thread of Node's own that ended
+ * meanwhile is not a leak.
+ */
+export function newThreads(before) {
+  const had = new Set(before);
+  return threadIds().filter((t) => !had.has(t));
 }
 
 /** Open fds of this process with what they point to (the listing's own fd excluded). */

@@ -4,14 +4,14 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start } from '../dist/index.js';
-import { TASKS, cpuTimeMs, delay, fmt } from './_runtime-support.mjs';
+import { TASKS, cpuTimeMs, delay, fmt, parked } from './_runtime-support.mjs';
 
 test('a parked driver uses ~0% CPU, and a cold call after idling still works', async () => {
   const rt = await start({ modules: [TASKS] });
   try {
     // warm up, then go idle
     await Promise.all(rt.driverStats().map((d) => rt.spawn('add', [d.id, 1], { driver: d.id })));
-    await delay(200);
+    for (const d of rt.driverStats()) await parked(rt, d.id);
     const ds = rt.driverStats();
     const t0 = performance.now();
     const cpu0 = ds.map((d) => cpuTimeMs(d.tid));
@@ -26,13 +26,14 @@ test('a parked driver uses ~0% CPU, and a cold call after idling still works', a
       assert.ok(used < 0.05 * elapsed, `driver ${d.name} used ${used} ms of CPU in ${elapsed.toFixed(0)} ms idle`);
       assert.is(now[i].parks, parks0[i], `driver ${d.name} stayed parked (no wakeups while idle)`);
     });
-    // cold round trip
+    // A cold round trip: the call wakes the parked driver (how fast is
+    // bench/spawn.mjs's "cold" figure; 2 s is only "it was woken, not left").
     for (const d of ds) {
       const c0 = performance.now();
       assert.is(await rt.spawn('add', [d.id, 100], { driver: d.id }), d.id + 100);
       const took = performance.now() - c0;
       console.log(`  cold round trip to ${d.name}: ${fmt(took)} ms`);
-      assert.ok(took < 200, `cold round trip took ${took.toFixed(1)} ms`);
+      assert.ok(took < 2000, `cold round trip took ${took.toFixed(1)} ms`);
       assert.ok(rt.driverStats()[d.id].wakeups > now[d.id].wakeups, 'the call woke the parked driver');
     }
   } finally {

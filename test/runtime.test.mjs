@@ -4,7 +4,7 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start, topology, ConfigError, ShutdownError, Arena } from '../dist/index.js';
-import { TASKS, BAD_TASKS, threadIds, openFds, fdDiff, cpusAllowed, reports, settle, delay } from './_runtime-support.mjs';
+import { TASKS, BAD_TASKS, threadIds, newThreads, openFds, fdDiff, cpusAllowed, reports, settle, delay } from './_runtime-support.mjs';
 
 test('default plan: one hybrid driver per allowed core, each thread pinned to its PU', async () => {
   const allowedCores = topology().cores.filter((c) => c.allowed);
@@ -38,7 +38,7 @@ test('shutdown leaves no threads, no fds, and releases the arenas; only the runt
   const rt = await start({ modules: [TASKS] });
   let arenaIds;
   try {
-    assert.ok(threadIds().length >= threads0.length + rt.driverStats().length, 'a thread per driver while running');
+    for (const d of rt.driverStats()) assert.ok(threadIds().includes(d.tid) && !threads0.includes(d.tid), `a thread of its own for driver ${d.name} while running`);
     const idle = (await rt.stats()).tpcs.map((t) => t.arena.liveBlocks);
     // Work that allocates: big messages (arena blocks) both ways, sleeps (ring), nested spawns.
     const big = new Uint8Array(200_000).map((_, i) => i & 0xff);
@@ -65,7 +65,7 @@ test('shutdown leaves no threads, no fds, and releases the arenas; only the runt
   } finally {
     await rt.shutdown();
   }
-  assert.equal(threadIds(), threads0, 'threads after shutdown');
+  assert.equal(newThreads(threads0), [], 'threads after shutdown');
   assert.equal(fdDiff(fds0, openFds()), [], 'fds after shutdown');
   for (const id of arenaIds) assert.throws(() => Arena.attach(id), undefined, `arena ${id} still attaches after shutdown`);
 });
@@ -77,7 +77,7 @@ test('starting twice is an error; after shutdown a new runtime starts', async ()
     const err = await start({ modules: [TASKS] }).then(() => null, (e) => e);
     assert.instance(err, Error);
     assert.match(err.message, /already running/);
-    assert.equal(threadIds(), threads, 'the second start created no threads');
+    assert.equal(newThreads(threads), [], 'the second start created no threads');
     assert.is(await rt.spawn('add', [2, 3]), 5, 'the first runtime still works');
   } finally {
     await rt.shutdown();
@@ -97,7 +97,7 @@ test('a config error rejects start with ConfigError naming the path', async () =
   const err2 = await start({ modules: [TASKS], queues: { rpc: { latency: { maxDelayMs: -1 } } } }).then(() => null, (e) => e);
   assert.instance(err2, ConfigError);
   assert.match(err2.message, /queues\.rpc\.latency/);
-  assert.equal(threadIds(), threads0);
+  assert.equal(newThreads(threads0), []);
   // nothing was left registered: a good config starts
   const rt = await start({ modules: [TASKS] });
   await rt.shutdown();
@@ -110,7 +110,7 @@ test('a task module that throws on import: start rejects with its message and le
   assert.instance(err, Error);
   assert.match(err.message, /fixture module refused to load: missing FIXTURE_SETTING/);
   assert.match(err.message, /hybrid0/, 'names the driver');
-  assert.equal(threadIds(), threads0, 'threads after the failed start');
+  assert.equal(newThreads(threads0), [], 'threads after the failed start');
   assert.equal(fdDiff(fds0, openFds()), [], 'fds after the failed start');
   const rt = await start({ modules: [TASKS] });
   assert.is(await rt.spawn('add', [1, 1]), 2, 'a later start works');
@@ -167,7 +167,7 @@ test('shutdown past the deadline aborts tasks: the task sees its signal, the cal
     const m = await rep.waitFor((x) => x.type === 'aborted' && x.tag === `a${i}`, 2000);
     assert.match(m.reason, /shutdown deadline/);
   }
-  assert.equal(threadIds(), threads0);
+  assert.equal(newThreads(threads0), []);
   rep.close();
 });
 
@@ -184,7 +184,7 @@ test('a task stuck in a synchronous loop past the deadline: its thread is termin
   assert.ok(took < 5000, `shutdown took ${took.toFixed(0)} ms with a stuck task (deadline 200 ms)`);
   assert.is(r.aborted, 2);
   for (const o of [await stuck, await sleeping]) assert.instance(o.error, ShutdownError);
-  assert.equal(threadIds(), threads0, 'threads after shutdown');
+  assert.equal(newThreads(threads0), [], 'threads after shutdown');
   assert.equal(fdDiff(fds0, openFds()), [], 'fds after shutdown');
 });
 

@@ -201,6 +201,12 @@ export class Scheduler {
   private inTurn = false;
   private preemptCheck: (() => boolean) | undefined;
   private lastPreemptCheck = -Infinity;
+  /**
+   * The preempt check said yes during this turn: the answer holds until the
+   * turn ends. (Re-asking would hit the rate limit and read as "no", and the
+   * turn would run the next item of its queue first.)
+   */
+  private preempting = false;
 
   constructor(opts: SchedulerOptions = {}) {
     const q = opts.quantumMs ?? DEFAULT_QUANTUM_MS;
@@ -331,6 +337,7 @@ export class Scheduler {
     this.winStart = t0;
     if (this.cpuNow) this.winStartCpu = this.cpuAt;
     this.deadline = t0 + this.quantumMs;
+    this.preempting = false;
     const est = q.asyncPerItemMs;
     let t = t0;
     let n = 0;
@@ -515,9 +522,10 @@ export class Scheduler {
         if (o !== q && o.latencyMs > 0 && o.fifo.size > 0 && o.vruntime <= limit) return true;
       }
     }
+    if (this.preempting) return true;
     if (this.preemptCheck !== undefined && t - this.lastPreemptCheck >= PREEMPT_CHECK_EVERY_MS) {
       this.lastPreemptCheck = t;
-      return this.preemptCheck() === true;
+      return (this.preempting = this.preemptCheck() === true);
     }
     return false;
   }
