@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
 // module instance serves both), and the CLI (ESM only).
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', internals: 'src/internals.ts', worker: 'src/drivers/worker-entry.ts' },
+    entry: { index: 'src/index.ts', internals: 'src/internals.ts', worker: 'src/drivers/thread/worker-entry.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     shims: true,
@@ -15,7 +15,7 @@ export default defineConfig([
     sourcemap: true,
   },
   {
-    entry: { cli: 'src/cli.ts' },
+    entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
     shims: true,
     target: 'node20',

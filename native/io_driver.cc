@@ -1,7 +1,7 @@
 // Native io drivers: one pinned thread per `io` driver of the plan, serving
 // I/O requests from its inbox queue through its own io_uring. No JavaScript
 // runs on it. Design and protocol: docs/drivers.md ("Native io drivers");
-// message layouts: io_driver.h / src/drivers/protocol.ts.
+// message layouts: io_driver.h / src/drivers/protocol/messages.ts.
 //
 // The loop (Loop::Serve), on the driver's thread only:
 //   pop requests (at most as many as the ring may have in flight) and turn

@@ -1,6 +1,6 @@
 // The messages between requesters (JS drivers, the main thread) and the
 // native io drivers: the C++ mirror of IoRequest / IoDone in
-// src/drivers/protocol.ts (layout documented there and in docs/drivers.md,
+// src/drivers/protocol/messages.ts (layout documented there and in docs/drivers.md,
 // "Native io drivers"). Fixed binary layouts, little-endian; the static
 // asserts pin every offset to the TS side's.
 #pragma once
@@ -28,12 +28,12 @@ struct IoRequestMsg {
   uint32_t flags;     // OPENAT: open flags; FSYNC: 1 = DATASYNC
   double buf;         // byte offset of the buffer (OPENAT: the path) in arena bufArena
 };
-static_assert(sizeof(IoRequestMsg) == 48, "IoRequest is 48 bytes (protocol.ts IO_REQUEST_BYTES)");
+static_assert(sizeof(IoRequestMsg) == 48, "IoRequest is 48 bytes (protocol/messages.ts IO_REQUEST_BYTES)");
 static_assert(offsetof(IoRequestMsg, op) == 1 && offsetof(IoRequestMsg, bufArena) == 2 && offsetof(IoRequestMsg, fd) == 4 &&
                   offsetof(IoRequestMsg, callId) == 8 && offsetof(IoRequestMsg, replyTo) == 16 &&
                   offsetof(IoRequestMsg, mode) == 20 && offsetof(IoRequestMsg, off) == 24 && offsetof(IoRequestMsg, len) == 32 &&
                   offsetof(IoRequestMsg, flags) == 36 && offsetof(IoRequestMsg, buf) == 40,
-              "IoRequest offsets (protocol.ts)");
+              "IoRequest offsets (protocol/messages.ts)");
 
 struct IoDoneMsg {
   uint8_t kind;     // kKindIoDone
@@ -44,12 +44,12 @@ struct IoDoneMsg {
   uint32_t flags;   // the CQE's flags
   uint32_t reserved;
 };
-static_assert(sizeof(IoDoneMsg) == 24, "IoDone is 24 bytes (protocol.ts IO_DONE_BYTES)");
+static_assert(sizeof(IoDoneMsg) == 24, "IoDone is 24 bytes (protocol/messages.ts IO_DONE_BYTES)");
 static_assert(offsetof(IoDoneMsg, driver) == 2 && offsetof(IoDoneMsg, res) == 4 && offsetof(IoDoneMsg, callId) == 8 &&
                   offsetof(IoDoneMsg, flags) == 16,
-              "IoDone offsets (protocol.ts)");
+              "IoDone offsets (protocol/messages.ts)");
 
-// Slots of a driver's Float64 stats block (Stat in src/drivers/layout.ts)
+// Slots of a driver's Float64 stats block (Stat in src/drivers/protocol/layout.ts)
 // that an io driver writes. Alive belongs to the main thread.
 enum IoStat : unsigned {
   kStatPending = 2,  // ops in the ring + completions waiting for room in a reply queue

@@ -1,4 +1,4 @@
-// The MPSC message queue of src/drivers/queue.ts, for native threads: same
+// The MPSC message queue of src/drivers/protocol/queue.ts, for native threads: same
 // bytes, same algorithm (layout and protocol in docs/drivers.md, "Message
 // queue"). Header-only and free of N-API, so io-driver threads can use it.
 //

@@ -3,7 +3,7 @@
 // Binding design (docs/drivers.md, "Ring"):
 // - The command array, the completion array and a 64-byte header live in
 //   ONE block of the driver's arena, allocated and freed by the TS side
-//   (src/drivers/ring.ts). Why there and not in external ArrayBuffers: the
+//   (src/drivers/protocol/ring.ts). Why there and not in external ArrayBuffers: the
 //   arena is already shared memory every thread can view, it is NUMA-local,
 //   its lifetime is explicit (no GC finalizer racing the ring), and the
 //   header's stats can be read from any thread (runtime stats).

@@ -2,7 +2,7 @@
 //
 // This header has no N-API in it: the JS binding (ring.cc) and the native
 // io-driver threads (io_driver.cc) both use this class. The command and
-// completion record layouts are the contract with src/drivers/ring.ts and
+// completion record layouts are the contract with src/drivers/protocol/ring.ts and
 // docs/drivers.md ("Ring").
 //
 // Threading: everything here, the destructor included, must be called on
@@ -38,7 +38,7 @@
 
 namespace gatio {
 
-// Our op numbers (not the kernel's): OP_* in src/drivers/ring.ts.
+// Our op numbers (not the kernel's): OP_* in src/drivers/protocol/ring.ts.
 enum RingOp : uint8_t {
   kOpNop = 0,
   kOpTimeout = 1,        // off: relative nanoseconds; flags: IORING_TIMEOUT_* flags

@@ -1,4 +1,4 @@
-// The value codec (src/drivers/codec.ts): task arguments, results and
+// The value codec (src/drivers/protocol/codec.ts): task arguments, results and
 // errors as bytes. Round trips of every type, the v8.serialize fallback,
 // errors with their remote stack, clear messages for what cannot be sent,
 // and decoding of damaged input.

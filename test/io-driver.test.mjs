@@ -1,5 +1,5 @@
 // Native io drivers (native/io_driver.cc) and file I/O through them
-// (src/drivers/io.ts), on real threads and the real kernel: a TPC of cores
+// (src/drivers/shared/io.ts), on real threads and the real kernel: a TPC of cores
 // 0 and 1 with an io driver on core 0 and a hybrid driver on core 1.
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';

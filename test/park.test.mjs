@@ -1,4 +1,4 @@
-// Parking under libuv (native/wake.cc, src/drivers/park.ts): a worker
+// Parking under libuv (native/wake.cc, src/drivers/shared/park.ts): a worker
 // thread sleeps in its own event loop with a ParkWatch on an eventfd; other
 // threads wake it by writing the eventfd; its timers, promises and fs keep
 // working while it is parked; the ring's registered eventfd wakes it for a

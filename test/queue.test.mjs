@@ -1,4 +1,4 @@
-// The MPSC message queue (src/drivers/queue.ts, native/queue.h) in real
+// The MPSC message queue (src/drivers/protocol/queue.ts, native/queue.h) in real
 // arena memory: single-thread semantics, int32 wrap-around, JS worker and
 // native producer threads racing into one consumer, a C++ consumer of JS
 // messages, and the park/wake protocol over a real eventfd.

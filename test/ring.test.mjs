@@ -1,4 +1,4 @@
-// The per-driver io_uring (native/ring.{h,cc}, src/drivers/ring.ts) on the
+// The per-driver io_uring (native/ring.{h,cc}, src/drivers/protocol/ring.ts) on the
 // real kernel: command/completion arrays in arena memory, one native call
 // per turn, on the main thread and inside worker threads; file I/O into
 // arena blocks; a graceful close; the owner-thread rule; and the

@@ -1,4 +1,4 @@
-// The per-driver scheduler (src/drivers/scheduler.ts): shares, latency
+// The per-driver scheduler (src/drivers/thread/scheduler.ts): shares, latency
 // classes, no banked credit, cooperative yielding. The fairness tests use
 // real CPU work, driven by a loop like the driver's (one runTurn() per
 // setImmediate macrotask), and count in this thread's CPU time, as the

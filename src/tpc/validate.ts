@@ -26,7 +26,7 @@ import {
   type SmtPolicy,
 } from './config.js';
 import { didYouMean, suggestion } from './did-you-mean.js';
-import { checkRuntimeSettings } from '../drivers/settings.js';
+import { checkRuntimeSettings } from './settings.js';
 
 export interface ValidationResult {
   ok: boolean;

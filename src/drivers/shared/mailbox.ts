@@ -7,14 +7,12 @@
 // owner's loop calls it every turn, and keeps turning while anything is
 // backlogged); wakeups are batched the same way, one wakeIfParked() per
 // destination per flush.
-import { Arena } from '../tpc/arena.js';
-import { decode, encode, encodeInto } from './codec.js';
-import type { IoClient } from './io.js';
-import { Stat, STATS_SLOTS, type ArenaRef, type Layout } from './layout.js';
-import { BIG, HEADER, Kind, MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from './protocol.js';
-import { MessageQueue } from './queue.js';
+import { Arena } from '../../tpc/arena.js';
+import { decode, encode, encodeInto } from '../protocol/codec.js';
+import { Stat, STATS_SLOTS, type ArenaRef, type Layout } from '../protocol/layout.js';
+import { BIG, HEADER, Kind, MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from '../protocol/messages.js';
+import { MessageQueue } from '../protocol/queue.js';
 import { Router, type DriverLoad } from './router.js';
-import type { SpawnOptions } from './runtime.js';
 import { installSharedResolver } from './shared-buffer.js';
 
 export interface PendingCall {
@@ -37,24 +35,18 @@ export class QueueFullError extends Error {
   readonly code = 'GATIO_QUEUE_FULL';
 }
 
-/** The runtime as code on this thread reaches it: the Runtime on the main thread, the JsDriver on a driver. */
-export interface ThreadRuntime {
-  readonly mailbox: Mailbox;
-  readonly io: IoClient;
-  spawn<T = unknown>(task: string, args?: unknown[], opts?: SpawnOptions): Promise<T>;
-}
-
-// On globalThis: task modules that load gatio's CommonJS build reach the
-// runtime started by its ESM build (two module instances, one thread).
-const THREAD_KEY = Symbol.for('gatio.thread');
-
-/** Set by the runtime's owner of this thread: the Runtime on the main thread, each driver on its own. */
-export function setThreadRuntime(rt: ThreadRuntime | undefined): void {
-  (globalThis as { [THREAD_KEY]?: ThreadRuntime })[THREAD_KEY] = rt;
-}
-
-export function threadRuntime(): ThreadRuntime | undefined {
-  return (globalThis as { [THREAD_KEY]?: ThreadRuntime })[THREAD_KEY];
+export interface SpawnOptions {
+  /** run on this driver (id) */
+  driver?: number;
+  /** run on a driver of this TPC (index) */
+  tpc?: number;
+  /** same key, same driver (while it is alive) */
+  key?: string | number;
+  /** the task queue on the driver; default "default" */
+  queue?: string;
+  signal?: AbortSignal;
+  /** when the driver's inbox is full: 'wait' (default) queues the call here until it fits; 'reject' fails at once */
+  onFull?: 'wait' | 'reject';
 }
 
 export interface MailboxOptions {

@@ -2,8 +2,11 @@
 // the task queues each driver has, and the loop's knobs. Checked together
 // with the TPC part (validate.ts calls checkRuntimeSettings), so `gatio plan`
 // reports every problem of a config at once.
-import { isObject, unknownKeys as reportUnknownKeys, type IssueSink } from '../tpc/config.js';
-import { MAX_SHARES, MIN_SHARES } from './scheduler.js';
+import { isObject, unknownKeys as reportUnknownKeys, type IssueSink } from './issues.js';
+
+/** The shares a queue may have: config validation and every driver's scheduler check the same range. */
+export const MIN_SHARES = 0.001;
+export const MAX_SHARES = 1e6;
 
 export interface TaskQueueSettings {
   /** CPU share relative to the driver's other queues; default 1, from 0.001 to 1e6 */

@@ -6,7 +6,7 @@
 // (test/park.test.mjs asserts under 5% over a second), and Node's timers,
 // promises and I/O on that thread keep running. Whoever wants it awake writes the eventfd; the
 // watch drains it and calls back.
-import { native, type RawParkWatch } from '../native.js';
+import { native, type RawParkWatch } from '../../native.js';
 
 /** A new eventfd (non-blocking, close-on-exec). */
 export function eventfdCreate(): number {

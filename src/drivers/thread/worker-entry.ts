@@ -1,14 +1,8 @@
 // The entry of every exec/hybrid driver's worker thread: build the driver
 // (it pins itself first), import the task modules, report ready, run.
 import { parentPort, workerData } from 'node:worker_threads';
-import { JsDriver, type DriverInit } from './driver.js';
-import { Stat } from './layout.js';
-
-export interface ReadyMessage {
-  type: 'ready';
-  tasks: string[];
-  tid: number;
-}
+import { JsDriver } from './driver.js';
+import { Stat, type DriverInit, type ReadyMessage } from '../protocol/layout.js';
 
 async function main(): Promise<void> {
   if (!parentPort) throw new Error('gatio: the driver entry must run in a worker thread started by start()');

@@ -5,17 +5,18 @@
 // or .broadcast(value). Sending applies backpressure: the promise resolves
 // once the message is in the receiver's queue, so `await ch.send(...)` in a
 // loop never outruns a slow receiver and nothing is dropped.
-import { threadRuntime, type Mailbox } from './mailbox.js';
-import { Stat } from './layout.js';
-import { MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from './protocol.js';
+import type { Mailbox } from './mailbox.js';
+import { threadRuntime } from './thread.js';
+import { threadSlot } from '../slot.js';
+import { Stat } from '../protocol/layout.js';
+import { MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from '../protocol/messages.js';
 
 export type ChannelHandler<T = unknown> = (value: T, from: { driver: number | null }) => void;
 
-const KEY = Symbol.for('gatio.channels');
-
+/** This thread's handlers by channel name (in the thread's slot: both builds of gatio see them). */
 function handlers(): Map<string, ChannelHandler[]> {
-  const g = globalThis as { [KEY]?: Map<string, ChannelHandler[]> };
-  return (g[KEY] ??= new Map());
+  const slot = threadSlot();
+  return (slot.channels ??= new Map<string, ChannelHandler[]>()) as Map<string, ChannelHandler[]>;
 }
 
 /** Listens on channel `name` on this thread (a driver, from a task module, or the main thread). Returns a function that stops listening. */

@@ -2,15 +2,15 @@
 // readable form by default and JSON with --json; bad input exits 1 with
 // every problem listed.
 import { parseArgs } from 'node:util';
-import { topology, type TopologyOptions } from './tpc/topology.js';
-import { formatTopology } from './tpc/format-topology.js';
-import { plan, formatPlan } from './tpc/plan.js';
-import { loadConfig } from './tpc/load-config.js';
-import { ConfigError, formatIssues, type GatioConfig } from './tpc/config.js';
+import { topology, type TopologyOptions } from '../tpc/topology.js';
+import { formatTopology } from '../tpc/format-topology.js';
+import { plan, formatPlan } from '../tpc/plan.js';
+import { loadConfig } from '../tpc/load-config.js';
+import { ConfigError, formatIssues, type GatioConfig } from '../tpc/config.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { start } from './drivers/runtime.js';
-import { fetchStats, formatStats, runningPids, serveControl, socketPath } from './drivers/control.js';
+import { start } from '../drivers/main/runtime.js';
+import { fetchStats, formatStats, runningPids, serveControl, socketPath } from '../drivers/main/control.js';
 
 const USAGE = `usage: gatio <command> [options]
 

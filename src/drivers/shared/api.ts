@@ -2,16 +2,16 @@
 // driverInfo. Inside a driver they use its ring and scheduler; on the main
 // thread (or any other thread) timers fall back to Node's, yieldIfNeeded
 // never yields, and spawn goes through the runtime started there.
-import { currentDriver } from './driver.js';
-import { threadRuntime } from './mailbox.js';
-import type { SpawnOptions } from './runtime.js';
-import { TimeoutError } from './timers.js';
+import type { SpawnOptions } from './mailbox.js';
+import { threadRuntime } from './thread.js';
+import { TimeoutError } from './errors.js';
+import type { IoBuffer, IoClient } from './io.js';
 import { allocShared, type SharedBuffer } from './shared-buffer.js';
 
 /** Resolves after `ms` milliseconds: a ring timer on a driver, a Node timer elsewhere. */
 export function sleep(ms: number, opts: { signal?: AbortSignal } = {}): Promise<void> {
-  const d = currentDriver();
-  if (d) return d.timers.sleep(ms, opts.signal);
+  const d = threadRuntime()?.driver;
+  if (d) return d.sleep(ms, opts.signal);
   return new Promise((resolve, reject) => {
     const signal = opts.signal;
     if (signal?.aborted) return reject(signal.reason);
@@ -66,7 +66,7 @@ export async function* interval(ms: number, opts: { signal?: AbortSignal } = {})
  * waits (a latency-class queue, new messages); otherwise costs one microtask.
  */
 export function yieldIfNeeded(): Promise<void> | undefined {
-  return currentDriver()?.scheduler.yieldIfNeeded();
+  return threadRuntime()?.driver?.yieldIfNeeded();
 }
 
 /** Runs task `name` with `args` on a driver and resolves with its result (main thread or inside a driver). */
@@ -78,7 +78,7 @@ export function spawn<T = unknown>(name: string, args: unknown[] = [], opts: Spa
 
 /** Where the calling code runs: a driver's identity, or null on a thread that is not a driver. */
 export function driverInfo(): { id: number; name: string; tpc: number; pu: number } | null {
-  const d = currentDriver();
+  const d = threadRuntime()?.driver;
   return d ? { id: d.id, name: d.name, tpc: d.tpc, pu: d.pu } : null;
 }
 
@@ -92,3 +92,42 @@ export function sharedBuffer(size: number, opts: { tpc?: number } = {}): SharedB
   if (!mailbox) throw new Error('gatio: sharedBuffer() needs a running runtime (start(config) first, or call it on a driver)');
   return allocShared(mailbox.arenas, opts.tpc ?? mailbox.tpc, size);
 }
+
+// ---------------------------------------------------------------------------
+// The calling thread's client, and the public API.
+
+/** This thread's io client: the runtime's on the main thread, the driver's on a driver. */
+export function currentIoClient(): IoClient | undefined {
+  return threadRuntime()?.io;
+}
+
+function client(): IoClient {
+  const c = currentIoClient();
+  if (!c) throw new Error('gatio io: no runtime on this thread: call start() on the main thread first, or use io inside a task');
+  return c;
+}
+
+function call<T>(fn: (c: IoClient) => Promise<T>): Promise<T> {
+  const c = currentIoClient();
+  return c ? fn(c) : Promise.reject(new Error('gatio io: no runtime on this thread: call start() on the main thread first, or use io inside a task'));
+}
+
+/**
+ * File I/O through the io drivers of the caller's TPC. Buffers are arena
+ * memory (`io.buffer(size)`), read and written by the kernel in place; a
+ * buffer belongs to the request from the call until its promise settles.
+ */
+export const io = {
+  /** A no-op round trip through an io driver (its ring included). */
+  nop: (): Promise<void> => call((c) => c.nop()),
+  /** Resolves with the fd. flags: 'r' (default), 'r+', 'w', 'w+', 'wx', 'a', ... or a number of O_* flags. */
+  open: (path: string, flags?: string | number, mode?: number): Promise<number> => call((c) => c.open(path, flags, mode)),
+  /** Resolves with the bytes read (0 at end of file). position -1 (default): the file position. */
+  read: (fd: number, buf: IoBuffer | Uint8Array, position?: number): Promise<number> => call((c) => c.read(fd, buf, position)),
+  /** Resolves with the bytes written. position -1 (default): the file position. */
+  write: (fd: number, buf: IoBuffer | Uint8Array, position?: number): Promise<number> => call((c) => c.write(fd, buf, position)),
+  fsync: (fd: number, opts?: { datasync?: boolean }): Promise<void> => call((c) => c.fsync(fd, opts)),
+  close: (fd: number): Promise<void> => call((c) => c.close(fd)),
+  /** `size` bytes of the caller's TPC arena; release() it when done (not while a request uses it). */
+  buffer: (size: number): IoBuffer => client().buffer(size),
+};

@@ -10,8 +10,8 @@
 // Both arrays and a 64-byte header live in one block of the driver's arena
 // (layout below). Only the creating thread may queue, turn or close;
 // another thread can attach() a descriptor to read the header's stats.
-import { native } from '../native.js';
-import { Arena, type Block } from '../tpc/arena.js';
+import { native } from '../../native.js';
+import { Arena, type Block } from '../../tpc/arena.js';
 
 // Op codes of the command record (RingOp in native/ring.h).
 export const OP_NOP = 0;

@@ -6,7 +6,7 @@
 // Hot paths (push, pop, drain, park checks) allocate nothing: the typed
 // array views are made once per queue handle, and payloads are written and
 // read in place.
-import { native } from '../native.js';
+import { native } from '../../native.js';
 
 /** "GQUE" as a little-endian int32 at byte 0 of every queue. */
 const QUEUE_MAGIC = 0x47515545;

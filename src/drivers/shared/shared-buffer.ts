@@ -7,8 +7,9 @@
 // release() (any thread may); until then nobody may free it, and after it
 // no view may be used. The usual pattern: the producer allocates and fills,
 // passes it on, and the consumer releases it.
-import type { Arena } from '../tpc/arena.js';
-import { SHARED_REF, SHARED_RESOLVER } from './codec.js';
+import type { Arena } from '../../tpc/arena.js';
+import { SHARED_REF } from '../protocol/codec.js';
+import { threadSlot } from '../slot.js';
 
 export class SharedBuffer {
   /** the bytes, a view over arena memory (no copy) */
@@ -35,7 +36,7 @@ export class SharedBuffer {
 
 /** Lets the codec on this thread turn references into SharedBuffers over `arenas` (by TPC). */
 export function installSharedResolver(arenas: Arena[]): void {
-  (globalThis as { [SHARED_RESOLVER]?: unknown })[SHARED_RESOLVER] = (r: { tpc: number; offset: number; length: number }) => {
+  threadSlot().sharedResolver = (r: { tpc: number; offset: number; length: number }) => {
     const arena = arenas[r.tpc];
     if (!arena) throw new Error(`a shared buffer names TPC ${r.tpc}, which this runtime does not have`);
     return new SharedBuffer(arena, r.tpc, r.offset, r.length);

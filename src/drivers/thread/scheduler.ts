@@ -10,7 +10,10 @@
 // real cost is only known when the next turn starts: the "charge window"
 // of a queue opens when a turn picks it and closes at the next runTurn()
 // (or idle()), and everything in between is charged to it.
-import type { TaskQueueSettings } from './settings.js';
+import { MAX_SHARES, MIN_SHARES, type TaskQueueSettings } from '../../tpc/settings.js';
+import type { TaskQueueStats } from '../protocol/messages.js';
+
+export type { TaskQueueStats };
 
 export interface SchedulerOptions {
   /** longest a turn may keep one queue running before it yields to the loop; default 1 ms */
@@ -31,36 +34,8 @@ export interface SchedulerOptions {
   cpuNow?: () => number;
 }
 
-export interface TaskQueueStats {
-  name: string;
-  shares: number;
-  /** the latency class, or undefined for a batch queue */
-  latency: { maxDelayMs: number } | undefined;
-  /** virtual runtime, ms / shares */
-  vruntime: number;
-  /** real time charged to the queue, ms */
-  runtimeMs: number;
-  /** work items run */
-  items: number;
-  /** tasks started through spawn() */
-  started: number;
-  /** spawned tasks whose promise has not settled yet */
-  running: number;
-  /** yieldIfNeeded() calls that yielded */
-  yields: number;
-  /** work items waiting */
-  pending: number;
-  /** observed: longest wait of an item between enqueue and start, ms */
-  maxDelayMs: number;
-  /** items that waited longer than the latency class allows (latency queues only) */
-  late: number;
-}
-
 const DEFAULT_QUANTUM_MS = 1;
 const DEFAULT_LATENCY_BOOST_MS = 10;
-/** The shares a queue may have (settings.ts checks configs against the same range). */
-export const MIN_SHARES = 0.001;
-export const MAX_SHARES = 1e6;
 /** the loop's preempt check (e.g. "inbox not empty") is consulted at most this often */
 const PREEMPT_CHECK_EVERY_MS = 0.1;
 /** weight of the newest sample in the per-queue async cost average */

@@ -2,9 +2,10 @@
 // hybrid driver imports the same modules, so every driver knows the same
 // tasks under the same names.
 //
-// The registry lives on globalThis under a Symbol.for key, so a task module
+// The registry lives in the thread's slot (../slot.ts), so a task module
 // that loads gatio's CommonJS build and a driver running the ESM build
 // (two module instances) still share one registry per thread.
+import { threadSlot } from '../slot.js';
 
 export type TaskFn = (...args: any[]) => unknown;
 
@@ -49,11 +50,9 @@ interface Registry {
   current: TaskContext | undefined;
 }
 
-const KEY = Symbol.for('gatio.tasks');
-
 export function registry(): Registry {
-  const g = globalThis as { [KEY]?: Registry };
-  return (g[KEY] ??= { tasks: new Map(), current: undefined });
+  const slot = threadSlot();
+  return (slot.tasks ??= { tasks: new Map(), current: undefined } satisfies Registry) as Registry;
 }
 
 /**

@@ -98,3 +98,29 @@ export const enum IoDoneAt {
   Flags = 16,
   Bytes = 24,
 }
+
+/** One task queue of a driver, as its reply to ControlOp.Stats reports it (thread/scheduler.ts fills it). */
+export interface TaskQueueStats {
+  name: string;
+  shares: number;
+  /** the latency class, or undefined for a batch queue */
+  latency: { maxDelayMs: number } | undefined;
+  /** virtual runtime, ms / shares */
+  vruntime: number;
+  /** real time charged to the queue, ms */
+  runtimeMs: number;
+  /** work items run */
+  items: number;
+  /** tasks started through spawn() */
+  started: number;
+  /** spawned tasks whose promise has not settled yet */
+  running: number;
+  /** yieldIfNeeded() calls that yielded */
+  yields: number;
+  /** work items waiting */
+  pending: number;
+  /** observed: longest wait of an item between enqueue and start, ms */
+  maxDelayMs: number;
+  /** items that waited longer than the latency class allows (latency queues only) */
+  late: number;
+}

@@ -11,37 +11,21 @@
 // then parks: it announces it on the inbox (so senders wake it through the
 // eventfd) and returns to libuv, which sleeps in epoll_wait on that eventfd
 // (also registered with the ring, so a timer completion wakes it too).
-import { pinThread, threadBinding } from '../tpc/affinity.js';
-import { native } from '../native.js';
-import type { Layout } from './layout.js';
-import { Stat, STATS_SLOTS } from './layout.js';
-import { Mailbox, DriverDiedError, setThreadRuntime, type ThreadRuntime } from './mailbox.js';
-import { ParkWatch } from './park.js';
-import { BIG, ControlOp, Kind, endpointOfDriver } from './protocol.js';
-import { Ring } from './ring.js';
-import type { SpawnOptions } from './runtime.js';
+import { pinThread, threadBinding } from '../../tpc/affinity.js';
+import { native } from '../../native.js';
+import { Stat, STATS_SLOTS, type DriverInit, type Layout } from '../protocol/layout.js';
+import { Mailbox, DriverDiedError, type SpawnOptions } from '../shared/mailbox.js';
+import { setThreadRuntime, type DriverSide, type ThreadRuntime } from '../shared/thread.js';
+import { ParkWatch } from '../shared/park.js';
+import { BIG, ControlOp, Kind, endpointOfDriver } from '../protocol/messages.js';
+import { Ring } from '../protocol/ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
-import { LazyTaskContext, registry, type TaskFn } from './tasks.js';
+import { LazyTaskContext, registry, type TaskFn } from '../shared/tasks.js';
 import { Timers } from './timers.js';
-import { IoClient } from './io.js';
-import { deliverChannel } from './channels.js';
+import { IoClient } from '../shared/io.js';
+import { deliverChannel } from '../shared/channels.js';
 
-export interface DriverInit {
-  layout: Layout;
-  id: number;
-  /** eventfd the inbox's producers and the ring signal; owned by the main thread */
-  eventfd: number;
-  generation: number;
-}
-
-const DRIVER_KEY = Symbol.for('gatio.driver');
-
-/** The driver running on this thread, or undefined (main thread, plain workers). */
-export function currentDriver(): JsDriver | undefined {
-  return (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY];
-}
-
-export class JsDriver implements ThreadRuntime {
+export class JsDriver implements ThreadRuntime, DriverSide {
   readonly id: number;
   readonly name: string;
   readonly tpc: number;
@@ -105,7 +89,6 @@ export class JsDriver implements ThreadRuntime {
     this.ring.setEventfdEnabled(false);
     // A running task preempts itself (yieldIfNeeded) when messages wait.
     this.scheduler.setPreemptCheck(() => !this.mailbox.inbox.isEmpty());
-    (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = this;
     setThreadRuntime(this);
     const b = threadBinding();
     this.stats[Stat.Tid] = b.tid;
@@ -128,6 +111,19 @@ export class JsDriver implements ThreadRuntime {
     this.windowStart = performance.now();
     this.busySince = this.windowStart;
     this.scheduleTurn();
+  }
+
+  /** This thread's runtime is a driver (shared/thread.ts): sleep() and yieldIfNeeded() use its ring and scheduler. */
+  get driver(): DriverSide {
+    return this;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.timers.sleep(ms, signal);
+  }
+
+  yieldIfNeeded(): Promise<void> | undefined {
+    return this.scheduler.yieldIfNeeded();
   }
 
   /** spawn() from a task on this driver. */
@@ -418,7 +414,6 @@ export class JsDriver implements ThreadRuntime {
     setThreadRuntime(undefined);
     this.ring.close(); // cancels and drains every in-flight op before the ring goes
     for (const a of this.mailbox.arenas) a.close();
-    (globalThis as { [DRIVER_KEY]?: JsDriver })[DRIVER_KEY] = undefined;
     this.onExit?.();
   }
 }

@@ -7,11 +7,11 @@
 // Checks are explained in docs/doctor.md.
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { native, packageRoot, type RawPlacement, type RawUringProbe } from './native.js';
-import { Arena } from './tpc/arena.js';
-import { formatList } from './tpc/cpuset.js';
-import { formatSize, parseSize } from './tpc/size.js';
-import { topology } from './tpc/topology.js';
+import { native, packageRoot, type RawPlacement, type RawUringProbe } from '../native.js';
+import { Arena } from '../tpc/arena.js';
+import { formatList } from '../tpc/cpuset.js';
+import { formatSize, parseSize } from '../tpc/size.js';
+import { topology } from '../tpc/topology.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

@@ -4,7 +4,8 @@
 // slept. Accuracy: the kernel's hrtimer plus the wakeup of a parked thread
 // (measured by bench/timers.mjs, results in docs/benchmarks.md; the bounds
 // test/timers.test.mjs asserts are in docs/drivers.md, "Timers").
-import type { Ring } from './ring.js';
+import { AbortedError } from '../shared/errors.js';
+import type { Ring } from '../protocol/ring.js';
 import type { Scheduler, TaskQueue } from './scheduler.js';
 
 const ETIME = 62;
@@ -17,17 +18,6 @@ interface Sleeper {
   queue: TaskQueue | undefined;
   signal?: AbortSignal;
   onAbort?: () => void;
-}
-
-/** Rejection of a sleep whose AbortSignal fired. */
-export class AbortedError extends Error {
-  readonly code = 'ABORT_ERR';
-  override readonly name = 'AbortError';
-}
-
-export class TimeoutError extends Error {
-  readonly code = 'GATIO_TIMEOUT';
-  override readonly name = 'TimeoutError';
 }
 
 export class Timers {

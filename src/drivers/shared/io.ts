@@ -2,7 +2,7 @@
 // thread of the runtime: tasks on exec/hybrid drivers, and the main thread.
 //
 // Each such thread has one IoClient. It sends IO_REQUEST messages
-// (protocol.ts) through the thread's Mailbox to an io driver of its own TPC
+// (protocol/messages.ts) through the thread's Mailbox to an io driver of its own TPC
 // (the least loaded one), keeps the pending calls by call id, and settles
 // them when the IO_DONE messages come back through the thread's inbox (the
 // driver loop and the main thread's pump hand them to onDone()). On a
@@ -19,48 +19,22 @@
 // (bad arguments, no io driver, a busy buffer, the kernel's errno) as a
 // rejection; only io.buffer() and IoBuffer.release() throw.
 import { getSystemErrorMap } from 'node:util';
-import { native, type RawIoDriverInfo } from '../native.js';
-import type { Arena } from '../tpc/arena.js';
-import { Stat, type DriverLayout, type Layout } from './layout.js';
-import { threadRuntime, type Mailbox } from './mailbox.js';
-import { IoDoneAt, IoReqAt, Kind, endpointOfDriver } from './protocol.js';
-import { AT_FDCWD, FSYNC_DATASYNC, OP_CLOSE, OP_FSYNC, OP_NOP, OP_OPENAT, OP_READ, OP_WRITE } from './ring.js';
-import type { Scheduler, TaskQueue } from './scheduler.js';
-
-// ---------------------------------------------------------------------------
-// Starting and stopping the native threads (runtime.ts, main thread).
-
-export interface IoDriverHandle extends RawIoDriverInfo {
-  /** the io driver's id in the plan */
-  driver: number;
-}
-
-/** Starts io driver `d`'s pinned native thread; returns once its ring is set up. */
-export function startIoDriver(layout: Layout, d: DriverLayout, eventfd: number, spinUs = 0): IoDriverHandle {
-  if (d.inbox.tpc !== d.tpc || d.stats.tpc !== d.tpc) throw new Error(`io driver ${d.name}: its inbox and stats must be in its own TPC's arena`);
-  const info = native().ioDriverStart({
-    arenaIds: layout.arenas,
-    tpc: d.tpc,
-    inboxOffset: d.inbox.offset,
-    eventfd,
-    pu: d.pu,
-    statsOffset: d.stats.offset,
-    ringEntries: layout.settings.knobs.ringEntries,
-    endpoints: layout.endpoints,
-    driver: d.id,
-    spinUs,
-  });
-  return { ...info, driver: d.id };
-}
+import type { Arena } from '../../tpc/arena.js';
+import { Stat } from '../protocol/layout.js';
+import type { Mailbox } from './mailbox.js';
+import { IoDoneAt, IoReqAt, Kind, endpointOfDriver } from '../protocol/messages.js';
+import { AT_FDCWD, FSYNC_DATASYNC, OP_CLOSE, OP_FSYNC, OP_NOP, OP_OPENAT, OP_READ, OP_WRITE } from '../protocol/ring.js';
 
 /**
- * Stops the thread: it cancels whatever is in flight, waits for every
- * completion (the kernel then writes into no buffer any more), and exits;
- * this call joins it. Completions reaped while stopping are not delivered.
+ * What the client needs of a driver's scheduler (thread/scheduler.ts): the
+ * task queue running now, and a way to run a completion as work of it.
  */
-export function stopIoDriver(h: IoDriverHandle): { drained: boolean; dropped: number; failure: string | null } {
-  return native().ioDriverStop(h.handle);
+export interface IoScheduler {
+  current(): IoQueue | undefined;
+  enqueue(queue: IoQueue, work: () => void): void;
 }
+/** a scheduler's task queue, opaque here */
+export type IoQueue = object;
 
 // ---------------------------------------------------------------------------
 // Errors.
@@ -149,7 +123,7 @@ export interface IoCall {
   driver: number;
   resolve(v: number | undefined): void;
   reject(err: Error): void;
-  queue: TaskQueue | undefined;
+  queue: IoQueue | undefined;
   path?: string;
   fd?: number;
   /** arena offset of the OPENAT path block (caller's TPC), freed on completion */
@@ -166,7 +140,7 @@ export interface IoClientOptions {
   /** the calling thread's: its TPC's io drivers serve it, that TPC's arena holds its buffers */
   mailbox: Mailbox;
   /** on a driver: completions are delivered as work of the queue that was current at the call */
-  scheduler?: Scheduler;
+  scheduler?: IoScheduler;
   /** first call id (a restarted driver starts elsewhere, so a late completion for its predecessor matches nothing) */
   firstCallId?: number;
   /** called after each request is queued (the main thread keeps its inbox watch referenced) */
@@ -193,7 +167,7 @@ const RESOLVED = Promise.resolve();
 export class IoClient {
   readonly tpc: number;
   private readonly mailbox: Mailbox;
-  private readonly scheduler?: Scheduler;
+  private readonly scheduler?: IoScheduler;
   private readonly onSend?: () => void;
   private readonly drivers: number[];
   private readonly load: number[] = [];
@@ -472,42 +446,3 @@ function describe(v: unknown): string {
   if (v === null || typeof v !== 'object') return String(v);
   return v.constructor?.name ?? 'an object';
 }
-
-// ---------------------------------------------------------------------------
-// The calling thread's client, and the public API.
-
-/** This thread's io client: the runtime's on the main thread, the driver's on a driver. */
-export function currentIoClient(): IoClient | undefined {
-  return threadRuntime()?.io;
-}
-
-function client(): IoClient {
-  const c = currentIoClient();
-  if (!c) throw new Error('gatio io: no runtime on this thread: call start() on the main thread first, or use io inside a task');
-  return c;
-}
-
-function call<T>(fn: (c: IoClient) => Promise<T>): Promise<T> {
-  const c = currentIoClient();
-  return c ? fn(c) : Promise.reject(new Error('gatio io: no runtime on this thread: call start() on the main thread first, or use io inside a task'));
-}
-
-/**
- * File I/O through the io drivers of the caller's TPC. Buffers are arena
- * memory (`io.buffer(size)`), read and written by the kernel in place; a
- * buffer belongs to the request from the call until its promise settles.
- */
-export const io = {
-  /** A no-op round trip through an io driver (its ring included). */
-  nop: (): Promise<void> => call((c) => c.nop()),
-  /** Resolves with the fd. flags: 'r' (default), 'r+', 'w', 'w+', 'wx', 'a', ... or a number of O_* flags. */
-  open: (path: string, flags?: string | number, mode?: number): Promise<number> => call((c) => c.open(path, flags, mode)),
-  /** Resolves with the bytes read (0 at end of file). position -1 (default): the file position. */
-  read: (fd: number, buf: IoBuffer | Uint8Array, position?: number): Promise<number> => call((c) => c.read(fd, buf, position)),
-  /** Resolves with the bytes written. position -1 (default): the file position. */
-  write: (fd: number, buf: IoBuffer | Uint8Array, position?: number): Promise<number> => call((c) => c.write(fd, buf, position)),
-  fsync: (fd: number, opts?: { datasync?: boolean }): Promise<void> => call((c) => c.fsync(fd, opts)),
-  close: (fd: number): Promise<void> => call((c) => c.close(fd)),
-  /** `size` bytes of the caller's TPC arena; release() it when done (not while a request uses it). */
-  buffer: (size: number): IoBuffer => client().buffer(size),
-};

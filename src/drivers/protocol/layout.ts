@@ -3,9 +3,9 @@
 // has, where each endpoint's inbox queue and each driver's published load
 // live inside those arenas, and the eventfd each consumer parks on.
 //
-// Endpoint 0 is the main thread; driver d is endpoint d + 1 (protocol.ts).
-import type { PlannedDriver } from '../tpc/plan.js';
-import type { RuntimeSettings } from './settings.js';
+// Endpoint 0 is the main thread; driver d is endpoint d + 1 (protocol/messages.ts).
+import type { PlannedDriver } from '../../tpc/plan.js';
+import type { RuntimeSettings } from '../../tpc/settings.js';
 
 /** A place in a TPC's arena: the index of the TPC (= of its arena) and a byte offset. */
 export interface ArenaRef {
@@ -58,3 +58,19 @@ export const enum Stat {
 }
 export const STATS_SLOTS = 32;
 export const STATS_BYTES = STATS_SLOTS * 8;
+
+/** workerData of a driver thread (main/runtime.ts -> thread/worker-entry.ts). */
+export interface DriverInit {
+  layout: Layout;
+  id: number;
+  /** eventfd the inbox's producers and the ring signal; owned by the main thread */
+  eventfd: number;
+  generation: number;
+}
+
+/** A driver thread's first message to the main thread: it is running and defines these tasks. */
+export interface ReadyMessage {
+  type: 'ready';
+  tasks: string[];
+  tid: number;
+}

@@ -5,26 +5,28 @@
 import { Worker } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Arena } from '../tpc/arena.js';
-import { native } from '../native.js';
-import { pinThread, threadBinding } from '../tpc/affinity.js';
-import type { GatioConfig } from '../tpc/config.js';
-import { plan as makePlan, type Plan } from '../tpc/plan.js';
-import { topology, type Topology } from '../tpc/topology.js';
-import type { DriverInit } from './driver.js';
-import { Stat, STATS_BYTES, type DriverLayout, type Layout } from './layout.js';
-import { DriverDiedError, Mailbox, setThreadRuntime, threadRuntime, type ThreadRuntime } from './mailbox.js';
-import { eventfdClose, eventfdCreate, ParkWatch } from './park.js';
-import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from './protocol.js';
-import { MessageQueue } from './queue.js';
-import type { RouteReason } from './router.js';
-import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
-import { MIN_SHARES, MAX_SHARES } from './scheduler.js';
-import type { ReadyMessage } from './worker-entry.js';
-import { IoClient, startIoDriver, stopIoDriver, type IoDriverHandle } from './io.js';
-import { deliverChannel } from './channels.js';
+import { Arena } from '../../tpc/arena.js';
+import { native } from '../../native.js';
+import { pinThread, threadBinding } from '../../tpc/affinity.js';
+import type { GatioConfig } from '../../tpc/config.js';
+import { plan as makePlan, type Plan } from '../../tpc/plan.js';
+import { topology, type Topology } from '../../tpc/topology.js';
+import { Stat, STATS_BYTES, type DriverInit, type DriverLayout, type Layout, type ReadyMessage } from '../protocol/layout.js';
+import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.js';
+import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
+import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
+import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
+import { MessageQueue } from '../protocol/queue.js';
+import { ShutdownError } from '../shared/errors.js';
+import type { RouteReason } from '../shared/router.js';
+import { checkRuntimeSettings, type RuntimeSettings } from '../../tpc/settings.js';
+import { MIN_SHARES, MAX_SHARES } from '../../tpc/settings.js';
+import { IoClient } from '../shared/io.js';
+import { startIoDriver, stopIoDriver, type IoDriverHandle } from './io-driver.js';
+import { deliverChannel } from '../shared/channels.js';
 
-export { QueueFullError } from './mailbox.js';
+export { QueueFullError } from '../shared/mailbox.js';
+export type { SpawnOptions };
 
 export interface StartOptions {
   /** plan against this topology instead of the machine's (tests) */
@@ -35,29 +37,12 @@ export interface StartOptions {
   startTimeoutMs?: number;
 }
 
-export interface SpawnOptions {
-  /** run on this driver (id) */
-  driver?: number;
-  /** run on a driver of this TPC (index) */
-  tpc?: number;
-  /** same key, same driver (while it is alive) */
-  key?: string | number;
-  /** the task queue on the driver; default "default" */
-  queue?: string;
-  signal?: AbortSignal;
-  /** when the driver's inbox is full: 'wait' (default) queues the call here until it fits; 'reject' fails at once */
-  onFull?: 'wait' | 'reject';
-}
-
 export interface ShutdownOptions {
   /** ms to let accepted tasks finish before they are aborted; default 5000 */
   deadline?: number;
 }
 
-export class ShutdownError extends Error {
-  override readonly name = 'ShutdownError'; // like TimeoutError: the stack and logs say what it is
-  readonly code = 'GATIO_SHUTDOWN';
-}
+export { ShutdownError };
 
 interface DriverThread {
   layout: DriverLayout;

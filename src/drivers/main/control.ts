@@ -5,9 +5,9 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatSize } from '../tpc/size.js';
+import { formatSize } from '../../tpc/size.js';
 import type { Runtime } from './runtime.js';
-import type { TaskQueueStats } from './scheduler.js';
+import type { TaskQueueStats } from '../protocol/messages.js';
 
 export type RuntimeStats = Awaited<ReturnType<Runtime['stats']>>;
 

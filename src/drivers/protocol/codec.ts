@@ -11,6 +11,7 @@
 // The encoder keeps its state in module variables (no per-call object) and
 // saves/restores them around each top-level call, so a getter that encodes
 // something while being encoded does not corrupt the outer call.
+import { threadSlot } from '../slot.js';
 import * as v8 from 'node:v8';
 
 // --- tags (one byte; 0x80..0xff are the small integers 0..127) ---
@@ -42,10 +43,9 @@ const T_SMALL = 0x80; // | n, for integers 0..127
  * Objects that travel as a reference to arena memory rather than as bytes
  * carry this method, returning where they are; the receiving thread turns
  * the reference back into an object with the resolver installed under
- * SHARED_RESOLVER (a Mailbox installs one per thread).
+ * the thread's slot (../slot.ts; a Mailbox installs one per thread).
  */
 export const SHARED_REF = Symbol.for('gatio.sharedRef');
-export const SHARED_RESOLVER = Symbol.for('gatio.sharedResolver');
 type SharedRef = { tpc: number; offset: number; length: number };
 
 /** Arrays/objects nested deeper than this go through v8.serialize (which also handles cycles). */
@@ -827,7 +827,7 @@ function readValue(depth: number): unknown {
       const tpc = readU32();
       const offset = readF64();
       const length = readU32();
-      const resolve = (globalThis as { [SHARED_RESOLVER]?: (r: SharedRef) => unknown })[SHARED_RESOLVER];
+      const resolve = threadSlot().sharedResolver as ((r: SharedRef) => unknown) | undefined;
       if (!resolve) throw new CodecError('a shared buffer arrived on a thread that has no gatio runtime to map it', 'ERR_GATIO_CORRUPT');
       return resolve({ tpc, offset, length });
     }
