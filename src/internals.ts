@@ -12,3 +12,5 @@ export { encode, encodeInto, decode, encodeError, decodeError, CodecError, MAX_D
 export { Ring, RingError, putPath, AT_FDCWD, CQE_F_MORE, FSYNC_DATASYNC } from './drivers/protocol/ring.js';
 export type { RingOptions, RingMode, RingDescriptor, RingStats } from './drivers/protocol/ring.js';
 export { ParkWatch, EventFd, eventfdCreate, eventfdWrite, eventfdRead, eventfdClose } from './drivers/shared/park.js';
+export { CompletionRegistry } from './drivers/thread/completions.js';
+export type { CompletionOwner, CompletionStats } from './drivers/thread/completions.js';

@@ -4,7 +4,8 @@
 // promises, fs and sockets run between turns (docs/drivers.md, "The driver
 // loop"):
 //   1. pop every inbox message (task starts, results, cancels, control);
-//   2. one ring.turn(): submit the queued commands (timers), reap completions;
+//   2. one ring.turn(): submit the queued commands (timers), reap completions
+//      and route each to the owner of its op (completions.ts);
 //   3. the scheduler runs one queue for up to one quantum;
 //   4. flush outgoing messages (wake only parked receivers).
 // With nothing to do it spins for `spinUs` watching the inbox and the ring,
@@ -22,6 +23,7 @@ import { Ring } from '../protocol/ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from '../shared/tasks.js';
 import { Timers } from './timers.js';
+import { CompletionRegistry } from './completions.js';
 import { IoClient } from '../shared/io.js';
 import { deliverChannel } from '../shared/channels.js';
 
@@ -34,6 +36,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   readonly mailbox: Mailbox;
   readonly scheduler: Scheduler;
   readonly ring: Ring;
+  /** routes each completion of the ring to the owner of its op (timers; the port servers next) */
+  readonly completions: CompletionRegistry;
   readonly timers: Timers;
   /** io.* on this thread: requests to the io drivers of our TPC */
   readonly io: IoClient;
@@ -80,7 +84,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs, cpuNow: () => n.threadCpuMs() });
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
     this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
-    this.timers = new Timers(this.ring, this.scheduler, this.poke);
+    this.completions = new CompletionRegistry(this.ring);
+    this.timers = new Timers(this.ring, this.completions, this.scheduler, this.poke);
     // Call ids per generation: a late completion meant for a predecessor that died matches nothing.
     this.io = new IoClient({ mailbox: this.mailbox, scheduler: this.scheduler, firstCallId: init.generation * 2 ** 32 + 1 });
     this.watch = new ParkWatch(init.eventfd, this.onWake);
@@ -219,7 +224,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private pollRing(): void {
     if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
     this.ring.turn(0);
-    this.timers.deliver();
+    this.completions.deliver();
   }
 
   // ---------------------------------------------------------------------------
@@ -300,7 +305,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         return;
       }
       case ControlOp.Stats:
-        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: this.ring.stats(), timers: this.timers.size });
+        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size });
         return;
       case ControlOp.DriverDied: {
         const dead = body as number;
