@@ -68,4 +68,9 @@ struct HeldArena {
 // no such arena (never created, or already released).
 HeldArena ArenaHold(Napi::Env env, uint64_t id, const char* fn);
 
+// Frees the block at `offset` of a held arena (any thread: the allocator
+// is thread-safe); false when no live block starts there. For native
+// owners of a block the JS side allocated and handed over (a ring's block).
+bool ArenaFreeBlock(const HeldArena& arena, uint64_t offset);
+
 }  // namespace gatio

@@ -343,6 +343,10 @@ HeldArena ArenaHold(Napi::Env env, uint64_t id, const char* fn) {
   return {std::move(arena), base, bytes};
 }
 
+bool ArenaFreeBlock(const HeldArena& held, uint64_t offset) {
+  return static_cast<Arena*>(held.owner.get())->buddy->Free(offset) != 0;
+}
+
 void InitArena(Napi::Env env, Napi::Object exports) {
   exports.Set("arenaCreate", Napi::Function::New(env, ArenaCreate, "arenaCreate"));
   exports.Set("arenaBuffer", Napi::Function::New(env, ArenaBuffer, "arenaBuffer"));

@@ -30,7 +30,8 @@ class QueueRef {
   static constexpr int32_t kTombstone = -1;   // len of a slot whose producer failed mid-write
   // Header field offsets (bytes from the queue's base).
   static constexpr uint32_t kMagicAt = 0, kCapacityAt = 4, kSlotBytesAt = 8, kTailAt = 64, kHeadAt = 128,
-                            kStateAt = 192, kWakeFdAt = 196, kWakeupsAt = 200, kFullAt = 204;
+                            kStateAt = 192, kWakeFdAt = 196, kWakeupsAt = 200, kFullAt = 204,
+                            kGenerationAt = 208;  // the consumer's generation (queue.ts): bumped by the main thread only
 
   static constexpr uint64_t BytesFor(uint32_t capacity, uint32_t slotBytes) {
     return kHeaderBytes + uint64_t(capacity) * slotBytes;

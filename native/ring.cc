@@ -2,8 +2,10 @@
 //
 // Binding design (docs/drivers.md, "Ring"):
 // - The command array, the completion array and a 64-byte header live in
-//   ONE block of the driver's arena, allocated and freed by the TS side
-//   (src/drivers/protocol/ring.ts). Why there and not in external ArrayBuffers: the
+//   ONE block of the driver's arena, allocated by the TS side
+//   (src/drivers/protocol/ring.ts) and handed to the ring at creation: the
+//   ring frees it when it is closed, by ringClose or by the env cleanup hook
+//   of a thread that ended without closing it (a driver that died). Why there and not in external ArrayBuffers: the
 //   arena is already shared memory every thread can view, it is NUMA-local,
 //   its lifetime is explicit (no GC finalizer racing the ring), and the
 //   header's stats can be read from any thread (runtime stats).
@@ -343,6 +345,7 @@ struct Box {
   napi_env env = nullptr;
   Ring ring;
   HeldArena arena;               // keeps the arena mapped while the kernel may use it
+  uint64_t block = 0;            // the ring's block in it: owned by the ring, freed by Destroy
   RingHeader* header = nullptr;  // these three point into the arena block
   RingCommand* cmds = nullptr;
   RingCompletion* cpls = nullptr;
@@ -410,8 +413,10 @@ bool Destroy(Box* b) {
     std::lock_guard<std::mutex> lock(owners().mu);
     owners().byId.erase(b->id);
   }
-  // Ops still running may write into the arena: keep it mapped for good.
+  // Ops still running may write into the arena: keep it mapped for good,
+  // and the block too (the completion array is in it).
   if (!drained) new HeldArena(b->arena);
+  else ArenaFreeBlock(b->arena, b->block);
   delete b;
   return drained;
 }
@@ -429,6 +434,7 @@ Napi::Value RingCreate(const Napi::CallbackInfo& info) {
   auto b = std::make_unique<Box>();
   b->arena = ArenaHold(env, static_cast<uint64_t>(WholeNumber(o.Get("arenaId"), fn, "arenaId", 0, UINT32_MAX)), fn);
   uint64_t off = static_cast<uint64_t>(WholeNumber(o.Get("block"), fn, "block", 0, kMaxSafeInteger));
+  b->block = off;
   unsigned entries = static_cast<unsigned>(WholeField(o, fn, "entries", 1, 32768, 256));
   b->cmdCap = static_cast<unsigned>(WholeField(o, fn, "commands", 1, 1 << 20, entries));
   b->cplCap = static_cast<unsigned>(WholeField(o, fn, "completions", 1, 1 << 20, 2 * entries));

@@ -52,8 +52,12 @@ async function killAndCheck(victim, killer, args, why) {
   // (all routed synchronously, before the restarted thread can come up)
   const routedP = Promise.all(Array.from({ length: 6 }, () => rt.spawn('where', []).then((w) => w.info.id)));
   const keyedP = Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((key) => rt.spawn('where', [], { key }).then((w) => w.info.id)));
-  assert.throws(() => rt.spawn('where', [], { driver: victim }), /not running/);
+  const toDead = settle(rt.spawn('where', [], { driver: victim })); // a rejection, not a synchronous throw
   const [routed, keyed] = await Promise.all([routedP, keyedP]);
+  const dead = await toDead;
+  assert.not.ok(dead.ok);
+  assert.match(dead.error.message, /not running/);
+  assert.is(dead.error.code, 'GATIO_NO_DRIVER');
   assert.ok([...routed, ...keyed].every((id) => id === other.id), `routed to ${routed} / by key to ${keyed} while driver ${victim} was down`);
 
   for (const o of await Promise.all(onVictim)) {

@@ -166,7 +166,11 @@ test('the driver option pins the call to that driver', async () => {
     const ids = await Promise.all(Array.from({ length: 8 }, () => rt.spawn('where', [], { driver: d.id }).then((w) => w.info.id)));
     assert.equal(ids, Array(8).fill(d.id));
   }
-  assert.throws(() => rt.spawn('where', [], { driver: 99 }), /driver 99 does not exist/);
+  // No such driver: a rejection (not a synchronous throw), like every failure of a call.
+  const p = rt.spawn('where', [], { driver: 99 });
+  assert.instance(p, Promise);
+  const e = await p.then(() => null, (x) => x);
+  assert.match(e?.message, /driver 99 does not exist/);
 });
 
 test('spawn from inside a task', async () => {

@@ -295,21 +295,24 @@ export class Runtime implements ThreadRuntime {
     t.state = 'dead';
     const why = t.lastError ? t.lastError.split('\n')[0] : `its thread exited with code ${code}`;
     const endpoint = endpointOfDriver(t.layout.id);
-    this.mailbox.dropBacklog(endpoint); // spawns still waiting for room belong to the calls rejected here
-    this.mailbox.rejectCallsTo(endpoint, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
+    // The next generation starts now. The inbox is not re-formatted (other
+    // threads may be pushing into it this very moment): every message
+    // stamped with the dead generation, in the inbox or still on its way,
+    // is dropped by the successor, which resumes at the shared head; calls
+    // sent from now on are the successor's.
+    const dead = this.mailbox.queue(endpoint).generation;
+    t.generation = this.mailbox.queue(endpoint).bumpGeneration();
+    this.mailbox.dropBacklog(endpoint, dead);
+    this.mailbox.rejectCallsTo(endpoint, dead, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
     for (const other of this.threads) {
-      if (other !== t && other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, t.layout.id);
+      if (other !== t && other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, [t.layout.id, dead]);
     }
     this.mailbox.flush();
     t.lastError = undefined;
-    if (!this.layout.settings.knobs.restart || this.closing) return;
-    // Messages left in its inbox belonged to calls just rejected: start clean.
-    // The inbox is re-formatted in place (io drivers hold its address); a
-    // driver pushing into it at this very moment races the re-format (see
-    // docs/runtime.md, Failures).
-    const ref = t.layout.inbox;
-    MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, this.layout.settings.knobs.inboxSlots, this.layout.settings.knobs.slotBytes, t.eventfd);
-    t.generation++;
+    if (!this.layout.settings.knobs.restart || this.closing) {
+      this.mailbox.dropBacklog(endpoint); // nobody will read that inbox again
+      return;
+    }
     t.restarts++;
     this.startThread(t, 30_000).catch((err: Error) => {
       t.lastError = `restart failed: ${err.message}`;
@@ -429,11 +432,11 @@ export class Runtime implements ThreadRuntime {
     );
     // What only the driver knows: its task queues, its ring's counters and
     // how many gatio timers it has pending (null when it did not answer).
-    type Reply = { queues?: unknown; ring?: unknown; timers?: number } | undefined;
+    type Reply = { queues?: unknown; ring?: unknown; timers?: number; stale?: number } | undefined;
     return {
       drivers: this.driverStats().map((d, i) => {
         const r = replies[i] as Reply;
-        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null };
+        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null };
       }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
       routing: { ...this.mailbox.router.decisions } as Record<RouteReason, number>,
@@ -466,6 +469,7 @@ export class Runtime implements ThreadRuntime {
         resolve: (v) => (clearTimeout(timer), resolve(v)),
         reject: (e) => (clearTimeout(timer), reject(e)),
         endpoint,
+        gen: this.mailbox.queue(endpoint).generation,
         task: 'stats',
       });
     });

@@ -8,7 +8,9 @@
 //   bytes 4-7   u32: SPAWN: task index; CONTROL: op
 //   bytes 8-15  f64: call id (SPAWN, RESULT, CANCEL; CONTROL: what a reply settles)
 //   bytes 16-17 u16: SPAWN, CANCEL, CONTROL: the sender's endpoint (where replies go)
-//   bytes 18-23 reserved
+//   bytes 18-19 u16: the destination's generation when the message was built
+//               (queue.ts): a restarted driver drops what was meant for its predecessor
+//   bytes 20-23 reserved
 //   bytes 24-   body (codec), or for BIG: f64 arena offset, u32 length, u16 arena index
 //
 // IO_REQUEST and IO_DONE (to and from native io drivers) have fixed layouts

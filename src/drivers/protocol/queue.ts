@@ -23,6 +23,7 @@ const QueueField = {
   wakeFd: 196,
   wakeups: 200,
   full: 204,
+  generation: 208,
 } as const;
 /** A slot whose len is this was claimed by a producer whose write threw: the consumer skips it. */
 const QUEUE_TOMBSTONE = -1;
@@ -67,6 +68,7 @@ export class MessageQueue {
   readonly #wakeFd: number;
   readonly #wakeups: number;
   readonly #full: number;
+  readonly #generation: number;
 
   private constructor(buffer: SharedArrayBuffer, offset: number, capacity: number, slotBytes: number) {
     this.buffer = buffer;
@@ -85,6 +87,7 @@ export class MessageQueue {
     this.#wakeFd = at(QueueField.wakeFd);
     this.#wakeups = at(QueueField.wakeups);
     this.#full = at(QueueField.full);
+    this.#generation = at(QueueField.generation);
   }
 
   /** Bytes a queue of `capacity` slots of `slotBytes` bytes occupies (header included). */
@@ -159,6 +162,22 @@ export class MessageQueue {
       throw new Error(`${fn}: the queue header at offset ${offset} is corrupt: ${(err as Error).message}`);
     }
     return new MessageQueue(buffer, offset, capacity, slotBytes);
+  }
+
+  /**
+   * The consumer's generation: 0 when formatted, one more each time its
+   * consumer dies and a new one takes over (bumpGeneration). Senders stamp
+   * it in the messages they build (protocol/messages.ts) and the consumer
+   * drops those stamped for a predecessor: a queue that other threads can
+   * reach is never re-formatted.
+   */
+  get generation(): number {
+    return Atomics.load(this.#i32, this.#generation);
+  }
+
+  /** The consumer died (main thread only, before starting the next): returns the new generation. */
+  bumpGeneration(): number {
+    return Atomics.add(this.#i32, this.#generation, 1) + 1;
   }
 
   // ---- producer side (any thread) ----

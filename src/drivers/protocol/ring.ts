@@ -418,7 +418,9 @@ export class Ring {
    * Closes the ring; idempotent. Cancels every op in flight and waits until
    * each has completed (their completions are dropped), so the kernel never
    * writes into memory that is freed afterwards; then frees the ring's
-   * block. On an attached view it only lets go of the view.
+   * block (the native ring owns it from creation: a thread that ends
+   * without closing its ring has it freed by the addon's cleanup). On an
+   * attached view it only lets go of the view.
    */
   close(): void {
     if (this.#closed) return;
@@ -428,8 +430,7 @@ export class Ring {
       return;
     }
     this.#pending = 0;
-    const drained = native().ringClose(this.id);
-    this.arena.free(this.block);
+    const drained = native().ringClose(this.id); // frees the ring's block (the ring owns it from creation)
     if (!drained) {
       process.emitWarning(
         `ring ${this.id}: ops were still in flight 10 s after cancelling them; the arena stays mapped so the kernel cannot write into freed memory`,

@@ -20,6 +20,8 @@ export interface PendingCall {
   reject(err: Error): void;
   /** the endpoint that runs it: a call in flight to a driver that dies is rejected */
   endpoint: number;
+  /** that endpoint's generation when the call was sent (a restart drops it there; DriverDied names it) */
+  gen: number;
   task: string;
 }
 
@@ -75,7 +77,11 @@ export class Mailbox {
   /** messages waiting for room in a full queue, per destination; `queued` is called once one is pushed */
   private readonly backlog = new Map<number, { bytes: Uint8Array; queued?: () => void }[]>();
   private readonly dirty = new Set<number>();
-  private nextCall = 1;
+  private nextCall: number;
+  /** this thread's generation: its inbox's, read when it started (0 for the main thread) */
+  readonly generation: number;
+  /** the destination generation stamped into the message sendBody() sent last */
+  private sentGen = 0;
   /** parked receivers this mailbox has woken (a syscall each) */
   woke = 0;
   // Messages are built here, then copied into a slot (or an arena block).
@@ -96,6 +102,10 @@ export class Mailbox {
     this.poke = opts.poke;
     installSharedResolver(this.arenas);
     this.inbox = this.queue(self);
+    // This thread's call ids are unique across its generations (2^32 each):
+    // a late reply meant for a predecessor that died settles nothing here.
+    this.generation = this.inbox.generation;
+    this.nextCall = this.generation * 2 ** 32 + 1;
     this.router = new Router(
       layout.drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
       (id) => this.load(id),
@@ -173,17 +183,25 @@ export class Mailbox {
     if (queueIndex < 0) throw new Error(`gatio: unknown task queue "${opts.queue}" (queues: ${this.layout.queues.join(', ')})`);
     const signal = opts.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const { driver } = this.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: this.tpc, avoid });
+    let driver: number;
+    try {
+      driver = this.router.route({ driver: opts.driver, tpc: opts.tpc, key: opts.key, fromTpc: this.tpc, avoid }).driver;
+    } catch (err) {
+      return Promise.reject(err); // no driver for it (down, none of that TPC): a rejection, like every failure of a call
+    }
     const endpoint = endpointOfDriver(driver);
     if (opts.onFull === 'reject' && this.isFull(endpoint)) {
       return Promise.reject(new QueueFullError(`gatio: driver ${this.layout.drivers[driver]!.name}'s inbox is full (${this.queue(endpoint).capacity} messages)`));
     }
     const callId = this.nextCall++;
+    let call!: PendingCall;
     const promise = new Promise<T>((resolve, reject) => {
-      this.calls.set(callId, { resolve: resolve as (v: unknown) => void, reject, endpoint, task });
+      call = { resolve: resolve as (v: unknown) => void, reject, endpoint, gen: 0, task };
     });
+    this.calls.set(callId, call);
     try {
       this.sendSpawn(endpoint, callId, taskIndex, queueIndex, args);
+      call.gen = this.sentGen;
     } catch (err) {
       // Nothing was sent (an argument cannot be cloned, the arena is full):
       // forget the call, or it would stay outstanding for ever (keeping the
@@ -237,11 +255,14 @@ export class Mailbox {
     else call.reject(value instanceof Error ? value : new Error(`task "${call.task}" failed with a non-error value: ${String(value)}`));
   }
 
-  /** Rejects every call in flight to `endpoint` (its driver died). */
-  rejectCallsTo(endpoint: number, err: (call: PendingCall) => Error): number {
+  /**
+   * Rejects every call in flight to `endpoint` sent to its generation `gen`
+   * (that driver died; calls sent since to its successor stay).
+   */
+  rejectCallsTo(endpoint: number, gen: number, err: (call: PendingCall) => Error): number {
     let n = 0;
     for (const [id, call] of this.calls) {
-      if (call.endpoint !== endpoint) continue;
+      if (call.endpoint !== endpoint || call.gen !== gen) continue;
       this.calls.delete(id);
       call.reject(err(call));
       n++;
@@ -328,10 +349,40 @@ export class Mailbox {
     return left;
   }
 
-  /** Forgets what waits for `endpoint` (its driver died: those calls were rejected; or it stopped). */
-  dropBacklog(endpoint: number): void {
-    this.backlog.delete(endpoint);
-    this.dirty.delete(endpoint);
+  /**
+   * Forgets what waits here for `endpoint`, freeing the arena bodies of
+   * those messages: all of it (it stopped for good), or what was stamped
+   * for its generation `gen` (that driver died; its successor would drop it).
+   */
+  dropBacklog(endpoint: number, gen?: number): void {
+    const list = this.backlog.get(endpoint);
+    if (!list) return;
+    const stale = (b: Uint8Array) => gen === undefined || (!isIo(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
+    const keep = list.filter((e) => !stale(e.bytes));
+    for (const e of list) if (stale(e.bytes)) this.discard(e.bytes, 0, e.bytes.length);
+    if (keep.length) this.backlog.set(endpoint, keep);
+    else {
+      this.backlog.delete(endpoint);
+      this.dirty.delete(endpoint);
+    }
+  }
+
+  /**
+   * A message this thread will not deliver (stamped for a generation of its
+   * endpoint that is gone, or from a dropped backlog): its arena body, if
+   * it has one, is freed. IO messages have no arena body of their own.
+   */
+  discard(bytes: Uint8Array, offset: number, _len: number): void {
+    if ((bytes[offset]! & BIG) === 0 || isIo(bytes, offset)) return;
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const at = offset + HEADER;
+    this.arenas[view.getUint16(at + 12, true)]!.free(view.getFloat64(at, true));
+  }
+
+  /** Whether a message in this thread's inbox was meant for an earlier generation of this thread (a predecessor that died). */
+  isStale(bytes: Uint8Array, offset: number): boolean {
+    if (isIo(bytes, offset)) return false; // not stamped: their call ids are per generation
+    return (bytes[offset + 18]! | (bytes[offset + 19]! << 8)) !== (this.generation & 0xffff);
   }
 
   /** Messages waiting here for room in their destination's queue. */
@@ -377,6 +428,8 @@ export class Mailbox {
    */
   private sendBody(endpoint: number, value: unknown, queued?: () => void, what = 'value'): boolean {
     const q = this.queue(endpoint);
+    this.sentGen = q.generation;
+    this.u16[9] = this.sentGen & 0xffff; // bytes 18-19
     let n = encodeInto(value, this.scratch, HEADER, what);
     if (n >= 0 && HEADER + n <= q.maxPayload) return this.push(endpoint, this.scratch.subarray(0, HEADER + n), queued);
     // Big: encode on its own (it may not fit scratch either), then copy into an arena block.
@@ -405,4 +458,10 @@ export class Mailbox {
     else this.backlog.set(endpoint, [entry]);
     return false;
   }
+}
+
+/** IO_REQUEST / IO_DONE: fixed layouts of their own, no generation stamp, no codec body. */
+function isIo(bytes: Uint8Array, offset = 0): boolean {
+  const kind = bytes[offset]! & ~BIG;
+  return kind === Kind.IoRequest || kind === Kind.IoDone;
 }

@@ -62,6 +62,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private busyMs = 0;
   private windowStart = 0;
   private pending = 0;
+  /** inbox messages dropped because they were meant for a predecessor that died */
+  private stale = 0;
   private onExit?: () => void;
 
   constructor(init: DriverInit) {
@@ -240,6 +242,12 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   }
 
   private readonly onMessage = (bytes: Uint8Array, offset: number, len: number): void => {
+    if (this.mailbox.isStale(bytes, offset)) {
+      // Meant for a predecessor that died (its callers were told): dropped, its arena body freed.
+      this.stale++;
+      this.mailbox.discard(bytes, offset, len);
+      return;
+    }
     const kind = bytes[offset]! & ~BIG;
     const dv = this.mailbox.view(bytes);
     switch (kind) {
@@ -305,11 +313,12 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         return;
       }
       case ControlOp.Stats:
-        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size });
+        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale });
         return;
       case ControlOp.DriverDied: {
-        const dead = body as number;
-        this.mailbox.rejectCallsTo(endpointOfDriver(dead), (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));
+        const [dead, gen] = body as [number, number];
+        this.mailbox.dropBacklog(endpointOfDriver(dead), gen);
+        this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));
         return;
       }
       case ControlOp.SetShares: {
