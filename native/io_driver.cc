@@ -99,8 +99,12 @@ struct IoDriver {
   TaskRun mode = TaskRun::kNone;
   unsigned sqEntries = 0, cqEntries = 0, maxInFlight = 0;
 
+  // Fault injection (ioDriverFault): the loop stops as on a failure.
+  std::atomic<bool> fault{false};
+
   // Written by the thread before it exits; read after the join.
   bool drained = true;
+  uint64_t stale = 0;    // requests stamped for a predecessor that died (their requesters were told)
   uint64_t dropped = 0;  // malformed requests (no valid reply endpoint): nobody to answer
   std::string failure;   // why the loop stopped early, if it did
 };
@@ -140,6 +144,7 @@ class Loop {
     inFlight_ = 0;
     backlogged_ = 0;
     Publish();
+    if (!d_->stop.load(std::memory_order_acquire)) Exited();
   }
 
  private:
@@ -165,7 +170,12 @@ class Loop {
 
   void Serve() {
     std::string why;
+    gen_ = static_cast<uint16_t>(d_->inbox->Generation());
     while (!d_->stop.load(std::memory_order_acquire)) {
+      if (d_->fault.load(std::memory_order_acquire)) {
+        d_->failure = "stopped by ioDriverFault (fault injection)";
+        return;
+      }
       turns_++;
       uint32_t popped = 0;
       if (inFlight_ < cap_) popped = d_->inbox->Drain([this](const uint8_t* p, uint32_t n) { OnRequest(p, n); }, cap_ - inFlight_);
@@ -197,6 +207,17 @@ class Loop {
   }
 
   void Fail(const char* what, int rc) { d_->failure = std::string(what) + ": " + std::strerror(-rc); }
+
+  // The loop stopped on its own: say so where routing looks (Alive 0) and
+  // tell the main thread, which rejects what was sent to us and restarts us.
+  void Exited() {
+    std::atomic_ref<double>(d_->stats[kStatAlive]).store(0, std::memory_order_seq_cst);
+    DriverExitedMsg m{kKindDriverExited, static_cast<uint8_t>(d_->drained ? 1 : 0), d_->driverId, 0};
+    QueueRef& main = d_->endpoints[0];
+    // The main thread always drains its inbox; a full one empties soon.
+    for (int i = 0; i < 20000 && !main.TryPush(&m, sizeof m); i++) usleep(100);
+    main.WakeIfParked();
+  }
 
   // Polls inbox and ring for spinNs before parking; true when work showed up.
   bool Spin() {
@@ -267,6 +288,10 @@ class Loop {
     std::memcpy(&r, p, sizeof r);
     if (r.replyTo >= d_->endpoints.size() || !WholeIn(r.callId, 0, kMaxSafeInteger)) {
       d_->dropped++;  // no one to answer
+      return;
+    }
+    if (r.gen != gen_) {
+      d_->stale++;  // sent to a predecessor that died: its requester has been told
       return;
     }
     int err = Prepare(r);
@@ -373,6 +398,7 @@ class Loop {
   IoDriver* d_;
   Ring ring_;
   unsigned cap_ = 0;        // user ops the ring may have in flight
+  uint16_t gen_ = 0;        // our inbox's generation (low 16 bits), read as we start serving
   unsigned inFlight_ = 0;   // user ops submitted or queued, not yet completed
   std::vector<Op> ops_;     // by slot (= user_data)
   std::vector<uint32_t> free_;
@@ -565,14 +591,31 @@ Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("drained", Napi::Boolean::New(env, d->drained));
   out.Set("dropped", Napi::Number::New(env, static_cast<double>(d->dropped)));
+  out.Set("stale", Napi::Number::New(env, static_cast<double>(d->stale)));
   out.Set("failure", d->failure.empty() ? env.Null() : Napi::String::New(env, d->failure));
   delete d;
   return out;
 }
 
+// ioDriverFault(handle): fault injection for tests. The driver's loop stops
+// as it does on a failure (a corrupt queue, a ring error): it drains its
+// ring, clears Alive and tells the main thread, which restarts it.
+Napi::Value IoDriverFault(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t h = static_cast<uint32_t>(WholeNumber(info[0], "ioDriverFault", "handle", 0, UINT32_MAX));
+  std::lock_guard<std::mutex> lock(registry().mu);
+  auto it = registry().byHandle.find(h);
+  if (it == registry().byHandle.end()) throw Napi::Error::New(env, "ioDriverFault: no io driver with handle " + std::to_string(h));
+  it->second->fault.store(true, std::memory_order_release);
+  while (eventfd_write(it->second->eventfd, 1) != 0 && errno == EINTR) {
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitIoDriver(Napi::Env env, Napi::Object exports) {
+  exports.Set("ioDriverFault", Napi::Function::New(env, IoDriverFault, "ioDriverFault"));
   exports.Set("ioDriverStart", Napi::Function::New(env, IoDriverStart, "ioDriverStart"));
   exports.Set("ioDriverStop", Napi::Function::New(env, IoDriverStop, "ioDriverStop"));
 }

@@ -11,6 +11,7 @@ namespace gatio {
 
 constexpr uint8_t kKindIoRequest = 6;  // Kind.IoRequest
 constexpr uint8_t kKindIoDone = 7;     // Kind.IoDone
+constexpr uint8_t kKindDriverExited = 8;  // Kind.DriverExited
 
 // op: the ring's op numbers (RingOp in ring.h, OP_* in ring.ts); an io
 // driver accepts NOP, OPENAT, CLOSE, READ, WRITE and FSYNC.
@@ -21,7 +22,7 @@ struct IoRequestMsg {
   int32_t fd;         // OPENAT: the directory fd (AT_FDCWD = -100)
   double callId;      // the requester's id, echoed in IoDone; integer < 2^53
   uint16_t replyTo;   // endpoint that gets the IoDone (0 main, driver d: d + 1)
-  uint16_t reserved;
+  uint16_t gen;       // the io driver's inbox generation the requester read (queue.ts): a restarted driver drops older ones
   uint32_t mode;      // OPENAT: mode
   double off;         // READ/WRITE: file offset, -1 = the file position
   uint32_t len;       // READ/WRITE: bytes; OPENAT: path bytes including its NUL
@@ -30,7 +31,7 @@ struct IoRequestMsg {
 };
 static_assert(sizeof(IoRequestMsg) == 48, "IoRequest is 48 bytes (protocol/messages.ts IO_REQUEST_BYTES)");
 static_assert(offsetof(IoRequestMsg, op) == 1 && offsetof(IoRequestMsg, bufArena) == 2 && offsetof(IoRequestMsg, fd) == 4 &&
-                  offsetof(IoRequestMsg, callId) == 8 && offsetof(IoRequestMsg, replyTo) == 16 &&
+                  offsetof(IoRequestMsg, callId) == 8 && offsetof(IoRequestMsg, replyTo) == 16 && offsetof(IoRequestMsg, gen) == 18 &&
                   offsetof(IoRequestMsg, mode) == 20 && offsetof(IoRequestMsg, off) == 24 && offsetof(IoRequestMsg, len) == 32 &&
                   offsetof(IoRequestMsg, flags) == 36 && offsetof(IoRequestMsg, buf) == 40,
               "IoRequest offsets (protocol/messages.ts)");
@@ -49,9 +50,21 @@ static_assert(offsetof(IoDoneMsg, driver) == 2 && offsetof(IoDoneMsg, res) == 4 
                   offsetof(IoDoneMsg, flags) == 16,
               "IoDone offsets (protocol/messages.ts)");
 
+// To the main thread from an io driver whose thread stopped on its own (a
+// failure, not ioDriverStop): it has drained its ring and exited.
+struct DriverExitedMsg {
+  uint8_t kind;  // kKindDriverExited
+  uint8_t drained;  // 1: every op completed before it exited (the kernel is done with every buffer)
+  uint16_t driver;  // the io driver's id (plan)
+  uint32_t reserved;
+};
+static_assert(sizeof(DriverExitedMsg) == 8 && offsetof(DriverExitedMsg, driver) == 2, "DriverExited (protocol/messages.ts)");
+
 // Slots of a driver's Float64 stats block (Stat in src/drivers/protocol/layout.ts)
-// that an io driver writes. Alive belongs to the main thread.
+// that an io driver writes. Alive belongs to the main thread, but for the
+// io thread clearing it as it exits on its own (routing then skips it).
 enum IoStat : unsigned {
+  kStatAlive = 0,
   kStatPending = 2,  // ops in the ring + completions waiting for room in a reply queue
   kStatParks = 5,
   kStatWakeups = 6,

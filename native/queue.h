@@ -61,6 +61,9 @@ class QueueRef {
 
   uint32_t MaxPayload() const { return slotBytes_ - kSlotHeader; }
 
+  // The consumer's generation (queue.ts): bumped by the main thread when a consumer dies.
+  int32_t Generation() { return At(kGenerationAt).load(std::memory_order_acquire); }
+
   // ---- producer side (any thread) ----
 
   // Copies len bytes into a free slot; false when full (or len > MaxPayload()).

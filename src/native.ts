@@ -157,7 +157,9 @@ export interface NativeAddon {
     driver?: number;
     spinUs?: number;
   }): RawIoDriverInfo;
-  ioDriverStop(handle: number): { drained: boolean; dropped: number; failure: string | null };
+  ioDriverStop(handle: number): { drained: boolean; dropped: number; stale: number; failure: string | null };
+  /** fault injection (tests): the io driver's loop stops as on a failure */
+  ioDriverFault(handle: number): void;
 }
 
 /** What ioDriverStart reports once the io driver's thread has set up its ring (native/io_driver.cc). */

@@ -219,6 +219,58 @@ test('a buffer cannot be released or reused while its request is in flight', asy
   }
 });
 
+test('an io driver that stops on its own: its requests reject naming it, their buffers are the callers\' again, it restarts', async () => {
+  if (!runnable) return skip(NAME, `needs CPUs 0 and 1 allowed (allowed: ${allowed.join(',')})`);
+  const rt = await start(config());
+  const f = fifo('fault');
+  try {
+    const io0 = rt.driverStats().find((d) => d.kind === 'io');
+    // Reads on an empty FIFO: in the kernel when the driver stops, from main and from a task.
+    const fromMain = io.buffer(16);
+    const mainRead = io.read(f.fd, fromMain).then(() => null, (e) => e);
+    const taskRead = rt.spawn('ioReadForever', [f.fd]).then(() => null, (e) => e);
+    await waitFor(() => rt.driverStats()[io0.id].pending >= 2, 5000, 'both reads in flight');
+    rt.faultIoDriver(io0.id); // its loop stops as on a failure: it drains its ring, says so, exits
+    const errs = await Promise.all([mainRead, taskRead]);
+    for (const e of errs) {
+      assert.is(e?.name, 'DriverDiedError', String(e?.stack ?? e));
+      assert.is(e.code, 'GATIO_DRIVER_DIED');
+      assert.match(e.message, new RegExp(`^gatio io: read: io driver ${io0.name.replace('/', '\\/')} \\(id ${io0.id}, PU ${io0.pu}\\) stopped before completing it: stopped by ioDriverFault`));
+    }
+    assert.not.ok(fromMain.busy, 'its ring drained: the kernel is done with the buffer, it is the caller\'s again');
+    fromMain.release();
+    await waitFor(() => rt.driverStats()[io0.id].state === 'running' && rt.driverStats()[io0.id].restarts === 1, 5000, 'the io driver restarted');
+    assert.is.not(rt.driverStats()[io0.id].tid, io0.tid, 'a new thread');
+    // The cancelled reads took nothing: what is written now is read whole by the next read, on the new thread.
+    writeSync(f.fd, 'late');
+    const b = io.buffer(16);
+    assert.is(await io.read(f.fd, b), 4);
+    assert.is(new TextDecoder().decode(b.bytes.subarray(0, 4)), 'late');
+    b.release();
+    assert.is((await rt.spawn('ioNop', [3])).id, rt.driverStats().find((d) => d.kind !== 'io').id, 'tasks reach the new io thread too');
+  } finally {
+    await rt.shutdown();
+    closeSync(f.fd);
+  }
+});
+
+test('restart: false: a stopped io driver stays down, and io calls say no io driver is running', async () => {
+  if (!runnable) return skip(NAME, `needs CPUs 0 and 1 allowed (allowed: ${allowed.join(',')})`);
+  const rt = await start(config({ restart: false }));
+  try {
+    const io0 = rt.driverStats().find((d) => d.kind === 'io');
+    await io.nop();
+    rt.faultIoDriver(io0.id);
+    await waitFor(() => rt.driverStats()[io0.id].state === 'dead', 5000, 'the io driver seen dead');
+    const e = await io.nop().catch((x) => x);
+    assert.match(e?.message, /no io driver of TPC 0 is running/);
+    const t = await rt.spawn('ioNop', [1]).catch((x) => x);
+    assert.match(t?.message, /no io driver of TPC 0 is running/);
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 test('a TPC without an io driver: io calls reject, naming the TPC and the fix', async () => {
   if (!runnable) return skip(NAME, `needs CPUs 0 and 1 allowed (allowed: ${allowed.join(',')})`);
   const rt = await start({ tpcs: [{ node: 0, cores: [0, 1], drivers: 'hybrid' }], modules: [join(fixtures, 'tasks', 'io.mjs')] });

@@ -319,6 +319,47 @@ export class Runtime implements ThreadRuntime {
     });
   }
 
+  /**
+   * A native io driver's thread stopped on its own (it said so, DRIVER_EXITED,
+   * after draining its ring): join it, reject what was sent to it, tell the
+   * JS drivers, restart it on its PU with the next generation of its inbox.
+   */
+  private ioDriverExited(id: number): void {
+    const t = this.threads[id];
+    if (!t?.io || t.state !== 'running') return;
+    const r = stopIoDriver(t.io); // the thread has exited: this joins it
+    t.io = undefined;
+    t.state = 'dead';
+    this.mailbox.stats(id)[Stat.Alive] = 0;
+    const why = r.failure ?? 'its thread stopped';
+    t.lastError = why;
+    const endpoint = endpointOfDriver(id);
+    const dead = this.mailbox.queue(endpoint).generation;
+    t.generation = this.mailbox.queue(endpoint).bumpGeneration();
+    this.mailbox.dropBacklog(endpoint, dead);
+    const name = `io driver ${t.layout.name} (id ${id}, PU ${t.layout.pu})`;
+    this.io.driverDied(id, dead, r.drained, (what) => new DriverDiedError(`gatio io: ${what}: ${name} stopped before completing it: ${why}`));
+    for (const other of this.threads) {
+      if (other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, [id, dead, r.drained, why]);
+    }
+    this.mailbox.flush();
+    if (!this.layout.settings.knobs.restart || this.closing) {
+      this.mailbox.dropBacklog(endpoint);
+      return;
+    }
+    t.restarts++;
+    this.startThread(t, 30_000).catch((err: Error) => {
+      t.lastError = `restart failed: ${err.message}`;
+    });
+  }
+
+  /** @internal fault injection for tests: io driver `id`'s loop stops as on a failure */
+  faultIoDriver(id: number): void {
+    const h = this.threads[id]?.io;
+    if (!h) throw new Error(`driver ${id} is not a running io driver`);
+    native().ioDriverFault(h.handle);
+  }
+
   // ---------------------------------------------------------------------------
   // Spawning.
 
@@ -390,6 +431,7 @@ export class Runtime implements ThreadRuntime {
     const kind = bytes[offset]! & ~BIG;
     if (kind === Kind.Result) this.mailbox.settleResult(bytes, offset, len);
     else if (kind === Kind.IoDone) this.io.onDone(bytes, offset);
+    else if (kind === Kind.DriverExited) this.ioDriverExited(this.mailbox.view(bytes).getUint16(offset + 2, true));
     else if (kind === Kind.Channel) deliverChannel(this.mailbox.view(bytes).getUint16(offset + 2, true), this.mailbox.body(bytes, offset, len));
     // nothing else is sent to the main thread
   };

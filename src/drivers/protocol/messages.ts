@@ -10,6 +10,8 @@
 //   bytes 16-17 u16: SPAWN, CANCEL, CONTROL: the sender's endpoint (where replies go)
 //   bytes 18-19 u16: the destination's generation when the message was built
 //               (queue.ts): a restarted driver drops what was meant for its predecessor
+//               (IO_REQUEST too; IO_DONE and DRIVER_EXITED, built by native
+//               threads, carry none: call ids are unique across generations)
 //   bytes 20-23 reserved
 //   bytes 24-   body (codec), or for BIG: f64 arena offset, u32 length, u16 arena index
 //
@@ -25,6 +27,12 @@ export const enum Kind {
   IoRequest = 6,
   /** from an io driver: the operation's result (layout: IoDoneAt) */
   IoDone = 7,
+  /**
+   * from a native io driver whose thread stopped on its own (a failure), to
+   * the main thread: byte 1 = 1 if it drained its ring first, bytes 2-3 u16
+   * its driver id (native/io_driver.h DriverExitedMsg)
+   */
+  DriverExited = 8,
 }
 
 export const BIG = 0x80;
@@ -57,7 +65,7 @@ export const driverOfEndpoint = (endpoint: number) => endpoint - 1;
  *   4  i32 fd       OPENAT: the directory fd (AT_FDCWD = -100)
  *   8  f64 callId   the requester's id (integer < 2^53), echoed in IO_DONE
  *  16  u16 replyTo  endpoint that gets the IO_DONE
- *  18  u16 reserved 0
+ *  18  u16 gen      the io driver's inbox generation the requester read (a restarted driver drops older ones)
  *  20  u32 mode     OPENAT: file mode
  *  24  f64 off      READ/WRITE: file offset; -1 = the file position
  *  32  u32 len      READ/WRITE: bytes; OPENAT: path bytes including the NUL
@@ -73,6 +81,7 @@ export const enum IoReqAt {
   Fd = 4,
   CallId = 8,
   ReplyTo = 16,
+  Gen = 18,
   Mode = 20,
   Off = 24,
   Len = 32,

@@ -121,6 +121,8 @@ export interface IoCall {
   callId: number;
   op: number;
   driver: number;
+  /** the io driver's generation the request was sent to */
+  gen: number;
   resolve(v: number | undefined): void;
   reject(err: Error): void;
   queue: IoQueue | undefined;
@@ -328,6 +330,7 @@ export class IoClient {
       return this.fail(driver);
     }
     const callId = this.nextCall++;
+    const gen = this.mailbox.queue(endpointOfDriver(driver)).generation;
     const m = this.msgView;
     this.msg.fill(0);
     m.setUint8(0, Kind.IoRequest);
@@ -336,13 +339,14 @@ export class IoClient {
     m.setInt32(IoReqAt.Fd, fd, true);
     m.setFloat64(IoReqAt.CallId, callId, true);
     m.setUint16(IoReqAt.ReplyTo, this.mailbox.self, true);
+    m.setUint16(IoReqAt.Gen, gen & 0xffff, true);
     m.setUint32(IoReqAt.Mode, mode, true);
     m.setFloat64(IoReqAt.Off, off, true);
     m.setUint32(IoReqAt.Len, len, true);
     m.setUint32(IoReqAt.Flags, flags, true);
     m.setFloat64(IoReqAt.Buf, buf?.start ?? 0, true);
     const promise = new Promise<number | undefined>((resolve, reject) => {
-      const p: IoCall = { callId, op, driver, resolve, reject, queue: this.scheduler?.current(), ...extra };
+      const p: IoCall = { callId, op, driver, gen, resolve, reject, queue: this.scheduler?.current(), ...extra };
       if (op === OP_NOP || op === OP_CLOSE || op === OP_FSYNC) p.noValue = true;
       if (buf) {
         p.arena = buf.arena;
@@ -380,7 +384,7 @@ export class IoClient {
         bestLoad = l;
       }
     }
-    if (best < 0) return new Error(`${what}: no io driver of TPC ${this.tpc} is running (the runtime is stopped or stopping)`);
+    if (best < 0) return new Error(`${what}: no io driver of TPC ${this.tpc} is running (stopped, restarting, or the runtime is shutting down)`);
     return best;
   }
 
@@ -419,6 +423,32 @@ export class IoClient {
     };
     if (p.queue && this.scheduler) this.scheduler.enqueue(p.queue, settle);
     else settle();
+  }
+
+  /**
+   * Io driver `driver` (its generation `gen`) stopped on its own: the calls
+   * sent to it reject with `err`. `drained`: it completed or cancelled every
+   * op before exiting, so the kernel is done with their buffers and they are
+   * the callers' again; if not, they stay refused for good (a leak, never a
+   * kernel write into memory handed out again).
+   */
+  driverDied(driver: number, gen: number, drained: boolean, err: (what: string) => Error): number {
+    let n = 0;
+    for (const [id, p] of this.pending) {
+      if (p.driver !== driver || p.gen !== gen) continue;
+      this.pending.delete(id);
+      this.load[driver]!--;
+      if (drained) {
+        if (p.arena !== undefined) this.busy[p.arena]!.delete(p);
+        if (p.pathBlock !== undefined) this.arenaOf(this.tpc).free(p.pathBlock);
+      }
+      const e = err(SYSCALLS[p.op] ?? `op ${p.op}`);
+      const settle = () => p.reject(e);
+      if (p.queue && this.scheduler) this.scheduler.enqueue(p.queue, settle);
+      else settle();
+      n++;
+    }
+    return n;
   }
 
   /**

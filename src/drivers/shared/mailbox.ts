@@ -357,7 +357,7 @@ export class Mailbox {
   dropBacklog(endpoint: number, gen?: number): void {
     const list = this.backlog.get(endpoint);
     if (!list) return;
-    const stale = (b: Uint8Array) => gen === undefined || (!isIo(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
+    const stale = (b: Uint8Array) => gen === undefined || (!builtNatively(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
     const keep = list.filter((e) => !stale(e.bytes));
     for (const e of list) if (stale(e.bytes)) this.discard(e.bytes, 0, e.bytes.length);
     if (keep.length) this.backlog.set(endpoint, keep);
@@ -373,7 +373,7 @@ export class Mailbox {
    * it has one, is freed. IO messages have no arena body of their own.
    */
   discard(bytes: Uint8Array, offset: number, _len: number): void {
-    if ((bytes[offset]! & BIG) === 0 || isIo(bytes, offset)) return;
+    if ((bytes[offset]! & BIG) === 0 || builtNatively(bytes, offset)) return; // IO_REQUEST is never BIG
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     const at = offset + HEADER;
     this.arenas[view.getUint16(at + 12, true)]!.free(view.getFloat64(at, true));
@@ -381,7 +381,7 @@ export class Mailbox {
 
   /** Whether a message in this thread's inbox was meant for an earlier generation of this thread (a predecessor that died). */
   isStale(bytes: Uint8Array, offset: number): boolean {
-    if (isIo(bytes, offset)) return false; // not stamped: their call ids are per generation
+    if (builtNatively(bytes, offset)) return false; // not stamped: their call ids are per generation
     return (bytes[offset + 18]! | (bytes[offset + 19]! << 8)) !== (this.generation & 0xffff);
   }
 
@@ -460,8 +460,8 @@ export class Mailbox {
   }
 }
 
-/** IO_REQUEST / IO_DONE: fixed layouts of their own, no generation stamp, no codec body. */
-function isIo(bytes: Uint8Array, offset = 0): boolean {
+/** IO_DONE / DRIVER_EXITED: built by native io drivers, with no generation stamp and no codec body. */
+function builtNatively(bytes: Uint8Array, offset = 0): boolean {
   const kind = bytes[offset]! & ~BIG;
-  return kind === Kind.IoRequest || kind === Kind.IoDone;
+  return kind === Kind.IoDone || kind === Kind.DriverExited;
 }

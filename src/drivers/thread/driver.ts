@@ -316,8 +316,13 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale });
         return;
       case ControlOp.DriverDied: {
-        const [dead, gen] = body as [number, number];
+        const [dead, gen, drained, why] = body as [number, number, boolean?, string?];
         this.mailbox.dropBacklog(endpointOfDriver(dead), gen);
+        if (this.layout.drivers[dead]?.kind === 'io') {
+          const d = this.layout.drivers[dead]!;
+          this.io.driverDied(dead, gen, drained === true, (what) => new DriverDiedError(`gatio io: ${what}: io driver ${d.name} (id ${dead}, PU ${d.pu}) stopped before completing it: ${why}`));
+          return;
+        }
         this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));
         return;
       }
