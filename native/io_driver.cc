@@ -150,7 +150,9 @@ class Loop {
  private:
   struct Op {
     double callId;
+    double block;
     uint16_t replyTo;
+    uint16_t bufArena;
     uint8_t op;
   };
 
@@ -274,7 +276,7 @@ class Loop {
     free_.push_back(static_cast<uint32_t>(ud));
     inFlight_--;
     completed_++;
-    Reply(op.replyTo, op.op, op.callId, c.res, c.flags);
+    Reply(op, c.res, c.flags);
   }
 
   // One request, copied out of the slot once and checked on the copy (the
@@ -295,7 +297,7 @@ class Loop {
       return;
     }
     int err = Prepare(r);
-    if (err < 0) Reply(r.replyTo, r.op, r.callId, err, 0);
+    if (err < 0) Reply({r.callId, r.block, r.replyTo, r.bufArena, r.op}, err, 0);
   }
 
   // Queues the request's SQE: 0, or a negated errno to answer with.
@@ -336,7 +338,7 @@ class Loop {
     }
     const uint32_t slot = free_.back();  // cap_ bounds inFlight_, so a slot is free
     free_.pop_back();
-    ops_[slot] = {r.callId, r.replyTo, r.op};
+    ops_[slot] = {r.callId, r.block, r.replyTo, r.bufArena, r.op};
     sqe->user_data = slot;
     inFlight_++;
     return 0;
@@ -344,8 +346,9 @@ class Loop {
 
   // Completions are never dropped: a full reply queue keeps them here, in
   // order, until its consumer makes room (Flush retries every turn).
-  void Reply(uint16_t ep, uint8_t op, double callId, int32_t res, uint32_t flags) {
-    const IoDoneMsg m{kKindIoDone, op, d_->driverId, res, callId, flags, 0};
+  void Reply(const Op& op, int32_t res, uint32_t flags) {
+    const uint16_t ep = op.replyTo;
+    const IoDoneMsg m{kKindIoDone, op.op, d_->driverId, res, op.callId, flags, op.bufArena, 0, op.block};
     if (backlog_[ep].empty() && d_->endpoints[ep].TryPush(&m, sizeof m)) {
       MarkDirty(ep);
       return;

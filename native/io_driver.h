@@ -28,12 +28,13 @@ struct IoRequestMsg {
   uint32_t len;       // READ/WRITE: bytes; OPENAT: path bytes including its NUL
   uint32_t flags;     // OPENAT: open flags; FSYNC: 1 = DATASYNC
   double buf;         // byte offset of the buffer (OPENAT: the path) in arena bufArena
+  double block;       // the arena block holding buf (an io buffer's, the path's), or -1: echoed in IoDone
 };
-static_assert(sizeof(IoRequestMsg) == 48, "IoRequest is 48 bytes (protocol/messages.ts IO_REQUEST_BYTES)");
+static_assert(sizeof(IoRequestMsg) == 56, "IoRequest is 56 bytes (protocol/messages.ts IoReqAt.Bytes)");
 static_assert(offsetof(IoRequestMsg, op) == 1 && offsetof(IoRequestMsg, bufArena) == 2 && offsetof(IoRequestMsg, fd) == 4 &&
                   offsetof(IoRequestMsg, callId) == 8 && offsetof(IoRequestMsg, replyTo) == 16 && offsetof(IoRequestMsg, gen) == 18 &&
                   offsetof(IoRequestMsg, mode) == 20 && offsetof(IoRequestMsg, off) == 24 && offsetof(IoRequestMsg, len) == 32 &&
-                  offsetof(IoRequestMsg, flags) == 36 && offsetof(IoRequestMsg, buf) == 40,
+                  offsetof(IoRequestMsg, flags) == 36 && offsetof(IoRequestMsg, buf) == 40 && offsetof(IoRequestMsg, block) == 48,
               "IoRequest offsets (protocol/messages.ts)");
 
 struct IoDoneMsg {
@@ -43,11 +44,13 @@ struct IoDoneMsg {
   int32_t res;      // the CQE's result: >= 0, or a negated errno
   double callId;    // the request's
   uint32_t flags;   // the CQE's flags
-  uint32_t reserved;
+  uint16_t bufArena;  // the request's
+  uint16_t reserved;
+  double block;       // the request's: whoever reads this IoDone for a call that is gone frees it (io.ts)
 };
-static_assert(sizeof(IoDoneMsg) == 24, "IoDone is 24 bytes (protocol/messages.ts IO_DONE_BYTES)");
+static_assert(sizeof(IoDoneMsg) == 32, "IoDone is 32 bytes (protocol/messages.ts IoDoneAt.Bytes)");
 static_assert(offsetof(IoDoneMsg, driver) == 2 && offsetof(IoDoneMsg, res) == 4 && offsetof(IoDoneMsg, callId) == 8 &&
-                  offsetof(IoDoneMsg, flags) == 16,
+                  offsetof(IoDoneMsg, flags) == 16 && offsetof(IoDoneMsg, bufArena) == 20 && offsetof(IoDoneMsg, block) == 24,
               "IoDone offsets (protocol/messages.ts)");
 
 // To the main thread from an io driver whose thread stopped on its own (a

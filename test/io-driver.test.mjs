@@ -254,6 +254,46 @@ test('an io driver that stops on its own: its requests reject naming it, their b
   }
 });
 
+test('a driver killed with a read in flight: its buffer is not freed or handed out until the kernel is done, then it is', async () => {
+  if (!runnable) return skip(NAME, `needs CPUs 0 and 1 allowed (allowed: ${allowed.join(',')})`);
+  const rt = await start(config());
+  const f = fifo('killed');
+  const bc = new BroadcastChannel('gatio-io-test');
+  try {
+    const hybrid = rt.driverStats().find((d) => d.kind !== 'io');
+    const live = async () => (await rt.stats()).tpcs[0].arena.liveBlocks;
+    const live0 = await live();
+    const reading = new Promise((resolve) => (bc.onmessage = (e) => e.data.type === 'reading' && resolve(e.data)));
+    const read = rt.spawn('ioReadReporting', [f.fd]).then(() => null, (e) => e);
+    const { offset } = await reading;
+    await waitFor(() => rt.driverStats().find((d) => d.kind === 'io').pending >= 1, 5000, 'the read in the kernel');
+    await rt.spawn('ioExit', [], { driver: hybrid.id }).catch(() => {});
+    assert.is((await read)?.code, 'GATIO_DRIVER_DIED');
+    await waitFor(() => rt.driverStats()[hybrid.id].state === 'running' && rt.driverStats()[hybrid.id].restarts === 1, 10_000, 'the restart');
+    // The read is still in the kernel: its block stays allocated, nobody gets it.
+    const mine = Array.from({ length: 64 }, () => io.buffer(64));
+    assert.not.ok(mine.some((b) => b.offset === offset), 'a block the kernel may still write was handed out again');
+    for (const b of mine) b.release();
+    assert.is(await live(), live0 + 1, 'the in-flight read\'s block is still live');
+    // The kernel finishes the read: the successor reads its IO_DONE and frees the block.
+    writeSync(f.fd, 'abcdef');
+    await waitFor(() => rt.driverStats().find((d) => d.kind === 'io').pending === 0, 5000, 'the read completed');
+    const t0 = Date.now();
+    while ((await live()) !== live0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.is(await live(), live0, 'the block was freed once the kernel was done (by the successor, from the IO_DONE)');
+    // Handed out again now, nothing writes into it any more.
+    const again = Array.from({ length: 64 }, () => io.buffer(64));
+    for (const b of again) b.bytes.fill(0x55);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(again.every((b) => b.bytes.every((x) => x === 0x55)), 'nothing wrote into freed and reused blocks');
+    for (const b of again) b.release();
+  } finally {
+    bc.close();
+    await rt.shutdown();
+    closeSync(f.fd);
+  }
+});
+
 test('restart: false: a stopped io driver stays down, and io calls say no io driver is running', async () => {
   if (!runnable) return skip(NAME, `needs CPUs 0 and 1 allowed (allowed: ${allowed.join(',')})`);
   const rt = await start(config({ restart: false }));

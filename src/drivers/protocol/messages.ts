@@ -57,7 +57,7 @@ export const endpointOfDriver = (driver: number) => driver + 1;
 export const driverOfEndpoint = (endpoint: number) => endpoint - 1;
 
 /**
- * IO_REQUEST, 48 bytes, little-endian (native/io_driver.h IoRequestMsg):
+ * IO_REQUEST, 56 bytes, little-endian (native/io_driver.h IoRequestMsg):
  *
  *   0  u8  kind     Kind.IoRequest
  *   1  u8  op       OP_NOP, OP_OPENAT, OP_CLOSE, OP_READ, OP_WRITE, OP_FSYNC (ring.ts numbering)
@@ -71,6 +71,7 @@ export const driverOfEndpoint = (endpoint: number) => endpoint - 1;
  *  32  u32 len      READ/WRITE: bytes; OPENAT: path bytes including the NUL
  *  36  u32 flags    OPENAT: open flags; FSYNC: 1 = datasync
  *  40  f64 buf      byte offset in arena bufArena of the buffer (OPENAT: the path)
+ *  48  f64 block    the arena block holding buf (an IoBuffer's, the path's), or -1; echoed in IO_DONE
  *
  * The requester owns [buf, buf + len) until it has read the IO_DONE: the
  * kernel may read or write it until then.
@@ -87,11 +88,12 @@ export const enum IoReqAt {
   Len = 32,
   Flags = 36,
   Buf = 40,
-  Bytes = 48,
+  Block = 48,
+  Bytes = 56,
 }
 
 /**
- * IO_DONE, 24 bytes (native/io_driver.h IoDoneMsg):
+ * IO_DONE, 32 bytes (native/io_driver.h IoDoneMsg):
  *
  *   0  u8  kind    Kind.IoDone
  *   1  u8  op      the request's op
@@ -99,7 +101,11 @@ export const enum IoReqAt {
  *   4  i32 res     the result (bytes, fd, 0), or a negated errno
  *   8  f64 callId  the request's
  *  16  u32 flags   the completion's CQE flags
- *  20  u32 reserved
+ *  20  u16 bufArena the request's
+ *  22  u16 reserved
+ *  24  f64 block    the request's: the reader of an IO_DONE whose call is gone
+ *                   (a predecessor that died) frees it: nobody else can know
+ *                   when the kernel is done with it
  */
 export const enum IoDoneAt {
   Op = 1,
@@ -107,7 +113,9 @@ export const enum IoDoneAt {
   Res = 4,
   CallId = 8,
   Flags = 16,
-  Bytes = 24,
+  BufArena = 20,
+  Block = 24,
+  Bytes = 32,
 }
 
 /** One task queue of a driver, as its reply to ControlOp.Stats reports it (thread/scheduler.ts fills it). */

@@ -100,10 +100,20 @@ export class IoBuffer {
     return this.#client.busyWith(this.arena, this.offset, this.offset + this.bytes.length) !== undefined;
   }
 
-  /** Gives the block back to the arena. Throws IoBufferBusyError while a request uses it. Idempotent. */
+  /**
+   * Gives the block back to the arena. Throws IoBufferBusyError while a
+   * request uses it. Idempotent. Once this thread's io is over (a driver
+   * exiting, its requests rejected while the kernel may still use them) a
+   * busy buffer is marked released but not freed: the reader of the
+   * request's IO_DONE frees it.
+   */
   release(): void {
     if (this.#released) return;
     const p = this.#client.busyWith(this.arena, this.offset, this.offset + this.bytes.length);
+    if (p && this.#client.closed) {
+      this.#released = true;
+      return;
+    }
     if (p) {
       throw new IoBufferBusyError(
         `io buffer (${this.bytes.length} bytes at arena offset ${this.offset}) cannot be released: a ${SYSCALLS[p.op]} (call ${p.callId}) using it is in flight; await it first`,
@@ -177,6 +187,8 @@ export class IoClient {
   /** per arena: the calls whose buffers the kernel may touch */
   private readonly busy: Set<IoCall>[] = [];
   private nextCall: number;
+  /** this thread's first call id: lower ones are a predecessor's (a driver that died on this endpoint) */
+  private readonly firstCallId: number;
   private readonly msg = new Uint8Array(IoReqAt.Bytes);
   private readonly msgView = new DataView(this.msg.buffer);
   private flushQueued = false;
@@ -187,7 +199,7 @@ export class IoClient {
     this.tpc = opts.mailbox.tpc;
     this.scheduler = opts.scheduler;
     this.onSend = opts.onSend;
-    this.nextCall = opts.firstCallId ?? 1;
+    this.nextCall = this.firstCallId = opts.firstCallId ?? 1;
     this.drivers = opts.mailbox.layout.drivers.filter((d) => d.kind === 'io' && d.tpc === this.tpc).map((d) => d.id);
   }
 
@@ -229,7 +241,7 @@ export class IoClient {
     const view = new Uint8Array(arena.buffer, block, bytes.length + 1);
     view.set(bytes);
     view[bytes.length] = 0;
-    const p = this.submit(`io.open('${path}')`, OP_OPENAT, AT_FDCWD, -1, bytes.length + 1, f | O_CLOEXEC, mode, { arena: this.tpc, start: block, end: block + bytes.length + 1 }, { path, pathBlock: block });
+    const p = this.submit(`io.open('${path}')`, OP_OPENAT, AT_FDCWD, -1, bytes.length + 1, f | O_CLOEXEC, mode, { arena: this.tpc, start: block, end: block + bytes.length + 1, block }, { path, pathBlock: block });
     return p as Promise<number>;
   }
 
@@ -278,11 +290,13 @@ export class IoClient {
     let arena: number;
     let start: number;
     let len: number;
+    let block = -1; // a view of arena memory someone else owns: not ours to free
     if (buf instanceof IoBuffer) {
       if (buf.released) return this.fail(new Error(`${fn}(${fd}): the io buffer was released`));
       arena = buf.arena;
       start = buf.offset;
       len = buf.size;
+      block = buf.offset;
     } else if (buf instanceof Uint8Array) {
       arena = this.mailbox.arenas.findIndex((a) => a.buffer === buf.buffer);
       if (arena < 0) {
@@ -299,7 +313,7 @@ export class IoClient {
         new IoBufferBusyError(`${fn}(${fd}): its buffer (arena offset ${start}, ${len} bytes) is in use by a ${SYSCALLS[other.op]} (call ${other.callId}) still in flight; await it before reusing the buffer`),
       );
     }
-    return this.submit(`${fn}(${fd})`, op, fd, position, len, 0, 0, { arena, start, end: start + len }, { fd }) as Promise<number>;
+    return this.submit(`${fn}(${fd})`, op, fd, position, len, 0, 0, { arena, start, end: start + len, block }, { fd }) as Promise<number>;
   }
 
   private fail(err: Error): Promise<never> {
@@ -316,7 +330,7 @@ export class IoClient {
     len: number,
     flags: number,
     mode: number,
-    buf: { arena: number; start: number; end: number } | undefined,
+    buf: { arena: number; start: number; end: number; block: number } | undefined,
     extra: { path?: string; fd?: number; pathBlock?: number },
   ): Promise<number | undefined> {
     const free = () => extra.pathBlock !== undefined && this.arenaOf(this.tpc).free(extra.pathBlock);
@@ -345,6 +359,7 @@ export class IoClient {
     m.setUint32(IoReqAt.Len, len, true);
     m.setUint32(IoReqAt.Flags, flags, true);
     m.setFloat64(IoReqAt.Buf, buf?.start ?? 0, true);
+    m.setFloat64(IoReqAt.Block, buf?.block ?? -1, true);
     const promise = new Promise<number | undefined>((resolve, reject) => {
       const p: IoCall = { callId, op, driver, gen, resolve, reject, queue: this.scheduler?.current(), ...extra };
       if (op === OP_NOP || op === OP_CLOSE || op === OP_FSYNC) p.noValue = true;
@@ -411,7 +426,15 @@ export class IoClient {
     const callId = dv.getFloat64(at + IoDoneAt.CallId, true);
     const res = dv.getInt32(at + IoDoneAt.Res, true);
     const p = this.pending.get(callId);
-    if (!p) return; // a call of a previous incarnation, or already rejected at close
+    if (!p) {
+      // A call of a predecessor that died on this endpoint: nobody else can
+      // know the kernel is done with its block (an io buffer, a path), so
+      // its block is freed here. (A call of ours that is gone was rejected
+      // at close, its io driver drained: nothing to free.)
+      const block = dv.getFloat64(at + IoDoneAt.Block, true);
+      if (callId < this.firstCallId && block >= 0) this.arenaOf(dv.getUint16(at + IoDoneAt.BufArena, true)).free(block);
+      return;
+    }
     this.pending.delete(callId);
     this.load[p.driver]!--;
     // From here the buffer is the caller's again (the kernel is done with it).
@@ -452,17 +475,24 @@ export class IoClient {
   }
 
   /**
-   * The runtime is going away: rejects every call still pending with `err`
-   * and refuses new ones. Call it only once the io drivers are stopped (the
-   * kernel is done with every buffer), or when this thread is exiting.
+   * This thread's io is over (the runtime shuts down, or this driver thread
+   * is exiting): rejects every call still pending with `err` and refuses
+   * new ones. Their buffers stay busy: the kernel may still write them
+   * (this thread will not see their IO_DONE), so releasing one now frees
+   * nothing; the reader of its IO_DONE does (a restarted successor), or the
+   * arena goes at shutdown, after the io drivers have drained.
    */
   shutdown(err: Error): void {
     this.closedWith = err;
     for (const id of this.drivers) this.mailbox.dropBacklog(endpointOfDriver(id));
     const calls = [...this.pending.values()];
     this.pending.clear();
-    for (const set of this.busy) set?.clear();
     for (const p of calls) p.reject(err);
+  }
+
+  /** shutdown() was called: a busy buffer's release() frees nothing (see shutdown). */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
   }
 }
 
