@@ -114,6 +114,10 @@ function judge(file, { records, code, signal, timedOut, badLines }) {
         ? `timed out after ${limitMs} ms before declaring a test`
         : `declared no test (it threw at import, or does not use test/_harness.mjs); exit ${code ?? signal}`,
     );
+  } else if (timedOut) {
+    // Every test finished, but the process stayed: an open handle (a channel, a server, a timer).
+    if (out.failed === 0) out.failed++;
+    out.why.push(`did not exit after its tests: killed at the ${limitMs} ms limit (something left open keeps it alive)`);
   } else if (out.failed === 0 && (code !== 0 || exit === undefined)) {
     // Every test finished, yet the process failed: a crash or an error after the tests.
     out.failed++;

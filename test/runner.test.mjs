@@ -81,6 +81,12 @@ test('a process killed inside a test fails, naming the test', () => {
   assert.match(r.out, /ended inside "crashes" \(exit SIGKILL\)/);
 });
 
+test('a file whose tests passed but whose process stays open is killed at the limit and fails, saying why', () => {
+  const r = run('stays-open');
+  assert.equal([r.code, r.passed, r.failed], [1, 1, 1], r.out);
+  assert.match(r.out, /did not exit after its tests: killed at the 3000 ms limit/);
+});
+
 test('no matching file is a failure, not an empty success', () => {
   const r = run('no-such-file');
   assert.equal([r.code, r.passed, r.failed], [1, 0, 0], r.out);
