@@ -68,6 +68,11 @@ struct HeldArena {
 // no such arena (never created, or already released).
 HeldArena ArenaHold(Napi::Env env, uint64_t id, const char* fn);
 
+// The kernel may still write into this arena (an op that could not be
+// drained): it stays mapped for good, and its release leaves the pages in
+// place instead of returning them to the system.
+void ArenaKeepForKernel(const HeldArena& arena);
+
 // Frees the block at `offset` of a held arena (any thread: the allocator
 // is thread-safe); false when no live block starts there. For native
 // owners of a block the JS side allocated and handed over (a ring's block).

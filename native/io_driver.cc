@@ -457,7 +457,9 @@ void StopAndJoin(IoDriver* d) {
   while (eventfd_write(d->eventfd, 1) != 0 && errno == EINTR) {  // ends its wait: the poll completes
   }
   pthread_join(d->thread, nullptr);
-  if (!d->drained) new std::vector<HeldArena>(std::move(d->arenas));
+  if (!d->drained) {
+    for (const HeldArena& a : d->arenas) ArenaKeepForKernel(a);
+  }
 }
 
 void OnEnvTeardown(void* arg) {

@@ -415,7 +415,7 @@ bool Destroy(Box* b) {
   }
   // Ops still running may write into the arena: keep it mapped for good,
   // and the block too (the completion array is in it).
-  if (!drained) new HeldArena(b->arena);
+  if (!drained) ArenaKeepForKernel(b->arena);
   else ArenaFreeBlock(b->arena, b->block);
   delete b;
   return drained;

@@ -50,7 +50,7 @@ export class Arena {
   readonly id: number;
   readonly node: number;
   readonly bytes: number;
-  /** the whole arena: shared memory, no copy. Stays valid while referenced, even after close(). */
+  /** the whole arena: shared memory, no copy. Stays mapped while referenced, even after close() (whose pages then read as zeros). */
   readonly buffer: SharedArrayBuffer;
   readonly #minBlock: number;
   /** the creator releases the arena on close; attached handles only let go of their buffer */
@@ -145,8 +145,9 @@ export class Arena {
 
   /**
    * Releases this handle; idempotent. The owner's close releases the arena:
-   * its id stops working in every thread, but the memory stays mapped until
-   * every thread's buffer over it is gone.
+   * its id stops working in every thread and its pages go back to the
+   * system; the mapping stays until every thread's buffer over it is gone
+   * (reading zeros where nothing was written since).
    */
   close(): void {
     if (this.#closed) return;
