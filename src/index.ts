@@ -37,7 +37,7 @@ export type { TaskContext, TaskFn } from './drivers/shared/tasks.js';
 export { DriverDiedError } from './drivers/shared/mailbox.js';
 export { TimeoutError, AbortedError } from './drivers/shared/errors.js';
 export type { RuntimeKnobs, TaskQueueSettings } from './tpc/settings.js';
-export { channel, onChannel } from './drivers/shared/channels.js';
+export { channel, onChannel, ChannelHandlerError } from './drivers/shared/channels.js';
 export type { Channel, ChannelHandler } from './drivers/shared/channels.js';
 export { serveControl, fetchStats, formatStats } from './drivers/main/control.js';
 export type { RuntimeStats } from './drivers/main/control.js';

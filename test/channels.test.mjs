@@ -3,7 +3,7 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { start, channel, onChannel } from '../dist/index.js';
+import { start, channel, onChannel, ChannelHandlerError } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 
 const modules = [join(fixtures, 'tasks', 'channel-tasks.mjs')];
@@ -67,6 +67,48 @@ test('backpressure: sends wait while the receiver is busy and its queue full; no
     const got = await rt.spawn('received', []);
     assert.equal(got.map((g) => g.value), [...Array(100).keys()]);
   } finally {
+    await rt.shutdown();
+  }
+});
+
+test('a channel handler that throws or rejects is reported with its channel and driver; nothing stops', async () => {
+  const rt = await start({ modules });
+  const errors = [];
+  rt.on('error', (e) => errors.push(e));
+  const off = onChannel('flaky', (v) => {
+    if (v === 'bad') throw new Error('main handler refused "bad"');
+  });
+  try {
+    const [d] = rt.driverStats().map((x) => x.id);
+    const seen = (n) => new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      const tick = () => (errors.length >= n ? resolve() : Date.now() - t0 > 5000 ? reject(new Error(`${errors.length} errors`)) : setTimeout(tick, 5));
+      tick();
+    });
+    await channel('flaky').send(d, 'bad');
+    await channel('flaky').send(d, 'reject');
+    await seen(2);
+    for (const e of errors) {
+      assert.instance(e, ChannelHandlerError);
+      assert.is(e.code, 'GATIO_CHANNEL_HANDLER');
+      assert.is(e.channel, 'flaky');
+      assert.is(e.driver, d);
+    }
+    assert.match(errors[0].message, /channel "flaky" on driver \d+ failed: flaky handler refused "bad"/);
+    assert.is(errors[0].cause.name, 'TypeError', 'the original error is kept as the cause');
+    assert.is(errors[1].cause.name, 'RangeError');
+    // The driver lives on (no restart), its other handler ran for both messages, it still answers.
+    assert.is(await rt.spawn('goodCount', [], { driver: d }), 2);
+    assert.is(rt.driverStats()[d].restarts, 0);
+    // On the main thread: a driver's message to a throwing main handler.
+    await rt.spawn('tellMainFlaky', [], { driver: d });
+    await seen(3);
+    assert.is(errors[2].driver, null);
+    assert.match(errors[2].message, /on the main thread failed: main handler refused "bad"/);
+    // ...and the main thread's pump still delivers results.
+    assert.is(await rt.spawn('whoami', [], { driver: d }), d);
+  } finally {
+    off();
     await rt.shutdown();
   }
 });

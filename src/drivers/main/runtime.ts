@@ -2,6 +2,7 @@
 // memory, starts one pinned thread per driver; spawn() routes tasks;
 // shutdown() drains and frees everything. Drivers that die are restarted on
 // their PU, and the calls they had in flight are rejected naming them.
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +24,7 @@ import { checkRuntimeSettings, type RuntimeSettings } from '../../tpc/settings.j
 import { MIN_SHARES, MAX_SHARES } from '../../tpc/settings.js';
 import { IoClient } from '../shared/io.js';
 import { startIoDriver, stopIoDriver, type IoDriverHandle } from './io-driver.js';
-import { deliverChannel } from '../shared/channels.js';
+import { ChannelHandlerError, deliverChannel } from '../shared/channels.js';
 
 export { QueueFullError } from '../shared/mailbox.js';
 export type { SpawnOptions };
@@ -115,7 +116,11 @@ export async function start(config: GatioConfig = {}, opts: StartOptions = {}): 
   return rt;
 }
 
-export class Runtime implements ThreadRuntime {
+/**
+ * Events: 'error' (a ChannelHandlerError: a channel handler threw, on the
+ * main thread or a driver; without a listener it is printed to stderr).
+ */
+export class Runtime extends EventEmitter implements ThreadRuntime {
   readonly plan: Plan;
   readonly layout: Layout;
   private readonly arenas: Arena[] = [];
@@ -140,6 +145,7 @@ export class Runtime implements ThreadRuntime {
   private sharedCpuDriver = -1;
 
   constructor(p: Plan, settings: RuntimeSettings, opts: StartOptions) {
+    super();
     this.plan = p;
     const knobs = settings.knobs;
     this.spinMs = knobs.spinUs / 1000;
@@ -432,9 +438,29 @@ export class Runtime implements ThreadRuntime {
     if (kind === Kind.Result) this.mailbox.settleResult(bytes, offset, len);
     else if (kind === Kind.IoDone) this.io.onDone(bytes, offset);
     else if (kind === Kind.DriverExited) this.ioDriverExited(this.mailbox.view(bytes).getUint16(offset + 2, true));
-    else if (kind === Kind.Channel) deliverChannel(this.mailbox.view(bytes).getUint16(offset + 2, true), this.mailbox.body(bytes, offset, len));
+    else if (kind === Kind.Channel) deliverChannel(this.mailbox.view(bytes).getUint16(offset + 2, true), this.mailbox.body(bytes, offset, len), this.onMainHandlerError);
+    else if (kind === Kind.Control) this.onDriverReport(bytes, offset, len);
     // nothing else is sent to the main thread
   };
+
+  /** A failure outside any call, on a driver (ControlOp.HandlerError): reported, nothing stops. */
+  private onDriverReport(bytes: Uint8Array, offset: number, len: number): void {
+    const view = this.mailbox.view(bytes);
+    const op = view.getUint32(offset + 4, true);
+    const from = view.getUint16(offset + 16, true);
+    const body = this.mailbox.body(bytes, offset, len);
+    if (op !== ControlOp.HandlerError) return;
+    const [channel, err] = body as [string, unknown];
+    this.reportError(new ChannelHandlerError(channel, from === MAIN_ENDPOINT ? null : from - 1, err));
+  }
+
+  private readonly onMainHandlerError = (channel: string, err: unknown): void => this.reportError(new ChannelHandlerError(channel, null, err));
+
+  /** The 'error' event if anyone listens, else stderr: a handler's failure never stops the runtime. */
+  private reportError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else console.error(`${err.message}\n${(err.cause as Error | undefined)?.stack ?? ''}`);
+  }
 
   // ---------------------------------------------------------------------------
   // Stats and control.

@@ -49,6 +49,8 @@ export const enum ControlOp {
   DriverDied = 4,
   /** change a queue's shares (body: [queue name, shares]) */
   SetShares = 5,
+  /** to the main thread: something on a driver failed outside any call (body: [channel, error]) */
+  HandlerError = 6,
 }
 
 /** Endpoint 0 is the main thread; driver d is endpoint d + 1. */

@@ -33,13 +33,40 @@ export function onChannel<T = unknown>(name: string, handler: ChannelHandler<T>)
   };
 }
 
-/** Runs the handlers of a received message; a message nobody listens to is counted, not an error. */
-export function deliverChannel(fromEndpoint: number, body: unknown): boolean {
+/** A channel handler threw (or rejected): reported by the runtime ('error' event), never thrown into the loop. */
+export class ChannelHandlerError extends Error {
+  override readonly name = 'ChannelHandlerError';
+  readonly code = 'GATIO_CHANNEL_HANDLER';
+  constructor(
+    /** the channel whose handler failed */
+    readonly channel: string,
+    /** the driver it ran on; null: the main thread */
+    readonly driver: number | null,
+    cause: unknown,
+  ) {
+    super(`gatio: a handler of channel "${channel}" on ${driver === null ? 'the main thread' : `driver ${driver}`} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Runs the handlers of a received message; a message nobody listens to is
+ * counted, not an error. A handler that throws, or returns a promise that
+ * rejects, is reported to `onError` and the other handlers still run: one
+ * bad handler must not stop the loop that delivers messages.
+ */
+export function deliverChannel(fromEndpoint: number, body: unknown, onError: (channel: string, err: unknown) => void): boolean {
   const [name, value] = body as [string, unknown];
   const list = handlers().get(name);
   if (!list || list.length === 0) return false;
   const from = { driver: fromEndpoint === MAIN_ENDPOINT ? null : driverOfEndpoint(fromEndpoint) };
-  for (const h of [...list]) h(value, from);
+  for (const h of [...list]) {
+    try {
+      const r = h(value, from) as unknown;
+      if (r instanceof Promise) r.catch((err: unknown) => onError(name, err));
+    } catch (err) {
+      onError(name, err);
+    }
+  }
   return true;
 }
 

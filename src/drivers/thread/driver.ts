@@ -18,7 +18,7 @@ import { Stat, STATS_SLOTS, type DriverInit, type Layout } from '../protocol/lay
 import { Mailbox, DriverDiedError, type SpawnOptions } from '../shared/mailbox.js';
 import { setThreadRuntime, type DriverSide, type ThreadRuntime } from '../shared/thread.js';
 import { ParkWatch } from '../shared/park.js';
-import { BIG, ControlOp, Kind, endpointOfDriver } from '../protocol/messages.js';
+import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
 import { Ring } from '../protocol/ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from '../shared/tasks.js';
@@ -132,6 +132,12 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   yieldIfNeeded(): Promise<void> | undefined {
     return this.scheduler.yieldIfNeeded();
   }
+
+  /** A channel handler failed here: the main thread reports it (the runtime's 'error' event). */
+  private readonly onHandlerError = (channel: string, err: unknown): void => {
+    this.mailbox.sendControl(MAIN_ENDPOINT, ControlOp.HandlerError, [channel, err]);
+    this.poke();
+  };
 
   /** spawn() from a task on this driver. */
   spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
@@ -289,7 +295,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         // Delivered as work of the default queue: handlers are scheduled like everything else.
         const from = dv.getUint16(offset + 2, true);
         const body = this.mailbox.body(bytes, offset, len);
-        this.scheduler.enqueue(this.queues[0]!, () => deliverChannel(from, body), this.drainTime);
+        this.scheduler.enqueue(this.queues[0]!, () => deliverChannel(from, body, this.onHandlerError), this.drainTime);
         return;
       }
       default:
