@@ -141,7 +141,8 @@ std::string Ring::Validate(const RingCommand& c) const {
   };
   switch (c.op) {
     case kOpTimeout:
-      if (!(std::isfinite(c.off) && c.off >= 0)) return op + ": off (nanoseconds) must be >= 0, got " + Num(c.off);
+      // 2^64 ns (584 years) is as far as a timespec built from a uint64 goes; beyond, the cast is undefined.
+      if (!(c.off >= 0 && c.off < 18446744073709551616.0)) return op + ": off (nanoseconds) must be in [0, 2^64), got " + Num(c.off);
       break;
     case kOpTimeoutRemove:
     case kOpAsyncCancel:

@@ -15,8 +15,10 @@
 // it mapped until Close() has returned true (every op completed), because
 // until then the kernel may still read or write it.
 #pragma once
+
 #include <liburing.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -137,7 +139,16 @@ class Ring {
 
   // IORING_CQ_EVENTFD_DISABLED: a running driver turns the eventfd off so
   // completions do not signal it, and back on before it parks. No syscall.
-  int SetEventfdEnabled(bool on) { return io_uring_cq_eventfd_toggle(&ring_, on); }
+  // The flag is a plain store to the CQ ring's flags; the caller re-checks
+  // Ready()/NeedsEnter() right after enabling, before it parks. A full fence
+  // keeps that load from being ordered before the store (StoreLoad): without
+  // it a completion posted in between could find the eventfd still disabled
+  // and the re-check still empty, and the driver would sleep through it.
+  int SetEventfdEnabled(bool on) {
+    int rc = io_uring_cq_eventfd_toggle(&ring_, on);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return rc;
+  }
 
   // Cancels everything in flight (IORING_ASYNC_CANCEL_ANY) and waits until
   // every op has completed, up to timeoutMs, then io_uring_queue_exit.

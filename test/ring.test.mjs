@@ -512,4 +512,21 @@ for (const mode of ['defer', 'coop']) {
   });
 }
 
+test('Ring.timeout refuses nanoseconds a uint64 timespec cannot hold', () => {
+  const arena = g.Arena.create({ node: 0, bytes: '4MiB' });
+  const ring = g.Ring.create({ arena, entries: 8 });
+  try {
+    assert.throws(() => ring.timeout(2 ** 64, 1), (e) => e instanceof RangeError && /\[0, 2\^64\)/.test(e.message));
+    assert.throws(() => ring.timeout(Infinity, 1), RangeError);
+    assert.throws(() => ring.timeout(-1, 1), RangeError);
+    ring.timeout(2 ** 63, 1); // far, but representable: accepted, then removed
+    ring.timeoutRemove(1, 2);
+    for (let i = 0; i < 50 && ring.inFlight > 0; i++) ring.turn(1e6);
+    assert.is(ring.inFlight, 0);
+  } finally {
+    ring.close();
+    arena.close();
+  }
+});
+
 test.run();

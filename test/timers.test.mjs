@@ -133,4 +133,12 @@ test('an aborted sleep rejects promptly with the abort reason', async () => {
   }
 });
 
+test('sleep on a driver refuses what a kernel timespec cannot hold (2^64 ns) instead of casting it', async () => {
+  const e = await rt.spawn('sleepError', [1e14]); // 1e20 ns
+  assert.is(e?.name, 'RangeError');
+  assert.match(e.message, /2\^64 ns/);
+  assert.match((await rt.spawn('sleepError', [-1]))?.message, /got -1/);
+  assert.is(await rt.spawn('sleepError', [0]), null);
+});
+
 test.run();

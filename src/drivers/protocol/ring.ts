@@ -51,6 +51,8 @@ const H_IN_FLIGHT = 4; // f64
 const H_STATE = 15; // i32: 1 open, 0 closed
 
 const MAX_USER_DATA = 2 ** 53;
+/** a TIMEOUT's nanoseconds become a uint64 timespec in the kernel */
+export const MAX_TIMEOUT_NS = 2 ** 64;
 
 export type RingMode = 'auto' | 'defer' | 'coop' | 'none';
 
@@ -223,7 +225,7 @@ export class Ring {
 
   /** Completes with -ETIME after `ns` nanoseconds (relative), or -ECANCELED if removed. */
   timeout(ns: number, userData: number, flags = 0): void {
-    if (!(ns >= 0 && Number.isFinite(ns))) throw new RangeError(`Ring.timeout: ns must be >= 0, got ${ns}`);
+    if (!(ns >= 0 && ns < MAX_TIMEOUT_NS)) throw new RangeError(`Ring.timeout: ns must be in [0, 2^64) (about 584 years), got ${ns}`);
     this.#push(OP_TIMEOUT, -1, userData, ns, 0, flags, 0, 0);
   }
 

@@ -5,7 +5,7 @@
 // (measured by bench/timers.mjs, results in docs/benchmarks.md; the bounds
 // test/timers.test.mjs asserts are in docs/drivers.md, "Timers").
 import { AbortedError } from '../shared/errors.js';
-import type { Ring } from '../protocol/ring.js';
+import { MAX_TIMEOUT_NS, type Ring } from '../protocol/ring.js';
 import type { CompletionOwner, CompletionRegistry } from './completions.js';
 import type { Scheduler, TaskQueue } from './scheduler.js';
 
@@ -42,8 +42,8 @@ export class Timers implements CompletionOwner {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
-      return Promise.reject(new RangeError(`sleep: expected a finite number of milliseconds >= 0, got ${String(ms)}`));
+    if (typeof ms !== 'number' || !(ms >= 0) || ms * 1e6 >= MAX_TIMEOUT_NS) {
+      return Promise.reject(new RangeError(`sleep: expected a number of milliseconds from 0 to 2^64 ns (about 584 years), got ${String(ms)}`));
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = this.next++;
