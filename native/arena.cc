@@ -257,6 +257,20 @@ Napi::Value ArenaAlloc(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(arena->buddy->Allocate(size, align)));
 }
 
+// arenaSerial(id, offset) -> the live block's allocation serial, or 0.
+Napi::Value ArenaSerial(const Napi::CallbackInfo& info) {
+  ArenaRef arena = Find(info, "arenaSerial");
+  return Napi::Number::New(info.Env(), static_cast<double>(arena->buddy->SerialOf(ArgU64(info, 1, "arenaSerial", "offset"))));
+}
+
+// arenaFreeIf(id, offset, serial) -> whether it freed: only the allocation `serial` (a stale handle frees nothing).
+Napi::Value ArenaFreeIf(const Napi::CallbackInfo& info) {
+  ArenaRef arena = Find(info, "arenaFreeIf");
+  uint64_t offset = ArgU64(info, 1, "arenaFreeIf", "offset");
+  uint64_t serial = ArgU64(info, 2, "arenaFreeIf", "serial");
+  return Napi::Boolean::New(info.Env(), arena->buddy->FreeIf(offset, serial) != 0);
+}
+
 // arenaFree(id, offset): offset must be the start of a live block.
 Napi::Value ArenaFree(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -367,6 +381,8 @@ void InitArena(Napi::Env env, Napi::Object exports) {
   exports.Set("arenaBuffer", Napi::Function::New(env, ArenaBuffer, "arenaBuffer"));
   exports.Set("arenaAlloc", Napi::Function::New(env, ArenaAlloc, "arenaAlloc"));
   exports.Set("arenaFree", Napi::Function::New(env, ArenaFree, "arenaFree"));
+  exports.Set("arenaSerial", Napi::Function::New(env, ArenaSerial, "arenaSerial"));
+  exports.Set("arenaFreeIf", Napi::Function::New(env, ArenaFreeIf, "arenaFreeIf"));
   exports.Set("arenaStats", Napi::Function::New(env, ArenaStats, "arenaStats"));
   exports.Set("arenaPlacement", Napi::Function::New(env, ArenaPlacement, "arenaPlacement"));
   exports.Set("arenaRelease", Napi::Function::New(env, ArenaRelease, "arenaRelease"));

@@ -47,10 +47,10 @@ int64_t BuddyAllocator::Allocate(uint64_t size, uint64_t align) {
     order--;
     free_[order].insert(off + SizeOf(order));
   }
-  live_.emplace(off, static_cast<uint8_t>(want));
+  allocations_++;
+  live_.emplace(off, Live{static_cast<uint8_t>(want), allocations_});
   inUse_ += SizeOf(want);
   highWater_ = std::max(highWater_, inUse_);
-  allocations_++;
   return static_cast<int64_t>(off);
 }
 
@@ -58,7 +58,25 @@ uint64_t BuddyAllocator::Free(uint64_t offset) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(offset);
   if (it == live_.end()) return 0;
-  int order = it->second;
+  return FreeLocked(it);
+}
+
+uint64_t BuddyAllocator::SerialOf(uint64_t offset) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(offset);
+  return it == live_.end() ? 0 : it->second.serial;
+}
+
+uint64_t BuddyAllocator::FreeIf(uint64_t offset, uint64_t serial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(offset);
+  if (it == live_.end() || it->second.serial != serial) return 0;
+  return FreeLocked(it);
+}
+
+uint64_t BuddyAllocator::FreeLocked(std::unordered_map<uint64_t, Live>::iterator it) {
+  uint64_t offset = it->first;
+  int order = it->second.order;
   live_.erase(it);
   uint64_t size = SizeOf(order);
   inUse_ -= size;

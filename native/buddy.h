@@ -58,6 +58,13 @@ class BuddyAllocator {
   // block (double free, interior or foreign offset): state is unchanged.
   uint64_t Free(uint64_t offset);
 
+  // Every allocation gets a serial (1, 2, ...: never reused). SerialOf is
+  // the live block's at `offset`, or 0. FreeIf frees it only if it is still
+  // that allocation: a stale handle (its block freed, maybe handed out
+  // again) gets 0 and frees nobody else's block.
+  uint64_t SerialOf(uint64_t offset) const;
+  uint64_t FreeIf(uint64_t offset, uint64_t serial);
+
   BuddyStats Stats() const;
 
  private:
@@ -70,7 +77,12 @@ class BuddyAllocator {
 
   mutable std::mutex mu_;
   std::vector<std::set<uint64_t>> free_;          // per order: free block offsets, lowest first
-  std::unordered_map<uint64_t, uint8_t> live_;    // offset -> order
+  struct Live {
+    uint8_t order;
+    uint64_t serial;
+  };
+  std::unordered_map<uint64_t, Live> live_;       // offset -> its block
+  uint64_t FreeLocked(std::unordered_map<uint64_t, Live>::iterator it);
   uint64_t inUse_ = 0, highWater_ = 0, allocations_ = 0, failed_ = 0;
 };
 

@@ -104,6 +104,8 @@ export interface NativeAddon {
   arenaBuffer(id: number): SharedArrayBuffer;
   arenaAlloc(id: number, size: number, align: number): number;
   arenaFree(id: number, offset: number): void;
+  arenaSerial(id: number, offset: number): number;
+  arenaFreeIf(id: number, offset: number, serial: number): boolean;
   arenaStats(id: number): RawArenaStats;
   arenaPlacement(id: number): RawPlacement;
   arenaRelease(id: number): void;

@@ -22,9 +22,32 @@ test('a SharedBuffer crosses threads by reference, both ways', async () => {
     r.out.release();
     buf.release();
     assert.is((await rt.stats()).tpcs[0].arena.inUse, before, 'released blocks go back to the arena');
-    assert.throws(() => buf.release(), /not the start of a live block/);
+    assert.throws(() => buf.release(), /already released/);
     assert.throws(() => sharedBuffer(0), /size must be a whole number/);
     assert.throws(() => sharedBuffer(10, { tpc: 3 }), /there is no TPC 3/);
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+test('a SharedBuffer is released once: a second release, by any holder, is an error and frees nobody else\'s block', async () => {
+  const rt = await start({ modules: [join(fixtures, 'tasks', 'shared-tasks.mjs')] });
+  try {
+    const live = async () => (await rt.stats()).tpcs[0].arena.liveBlocks;
+    const buf = sharedBuffer(4096);
+    const live0 = await live();
+    // Another thread releases it (and a second time there: an error).
+    assert.match(await rt.spawn('releaseTwice', [buf]), /already released/);
+    assert.is(await live(), live0 - 1);
+    // The block is handed out again, to someone else...
+    const other = sharedBuffer(4096);
+    assert.is(other.offset, buf.offset, 'the same block, reused (the buddy allocator hands back the lowest free block)');
+    other.bytes.fill(3);
+    // ...and the stale holder's release neither succeeds nor frees it.
+    assert.throws(() => buf.release(), (e) => /already released/.test(e.message) && /someone else/.test(e.message));
+    assert.is(await live(), live0, 'the new owner\'s block is still allocated');
+    assert.ok(other.bytes.every((b) => b === 3));
+    other.release();
   } finally {
     await rt.shutdown();
   }

@@ -123,6 +123,23 @@ export class Arena {
     native().arenaFree(this.id, offset as number);
   }
 
+  /**
+   * The allocation serial of the live block at `offset` (every allocation
+   * gets a new one; 0: no live block starts there). With freeIf, a handle
+   * that several threads share frees its block once, and never a block
+   * that was freed and handed out again.
+   */
+  serialOf(offset: number): number {
+    this.#check('serialOf');
+    return native().arenaSerial(this.id, offset);
+  }
+
+  /** Frees the block at `offset` only if it is still allocation `serial`; false (nothing freed) otherwise. */
+  freeIf(offset: number, serial: number): boolean {
+    this.#check('freeIf');
+    return native().arenaFreeIf(this.id, offset, serial);
+  }
+
   /** The block's bytes, as a view over the shared buffer. */
   view(block: Block): Uint8Array {
     this.#check('view');

@@ -36,7 +36,7 @@ const T_ERROR = 0x11; // name, message (strings), stack (string | undefined), pr
 const T_V8 = 0x12; // u32 byte length, v8.serialize bytes
 const T_U8 = 0x13; // u32 byte length, bytes: a Uint8Array (decoded as a copy)
 const T_BUFFER = 0x14; // u32 byte length, bytes: a Buffer (decoded as a copy)
-const T_SHARED = 0x15; // u32 tpc, f64 offset, u32 length: a view of arena memory, not its bytes (shared-buffer.ts)
+const T_SHARED = 0x15; // u32 tpc, f64 offset, u32 length, f64 serial: a view of arena memory, not its bytes (shared-buffer.ts)
 const T_SMALL = 0x80; // | n, for integers 0..127
 
 /**
@@ -46,7 +46,7 @@ const T_SMALL = 0x80; // | n, for integers 0..127
  * the thread's slot (../slot.ts; a Mailbox installs one per thread).
  */
 export const SHARED_REF = Symbol.for('gatio.sharedRef');
-type SharedRef = { tpc: number; offset: number; length: number };
+type SharedRef = { tpc: number; offset: number; length: number; serial: number };
 
 /** Arrays/objects nested deeper than this go through v8.serialize (which also handles cycles). */
 export const MAX_DEPTH = 64;
@@ -300,13 +300,14 @@ function writeObject(o: object, depth: number): void {
   const ref = (o as { [SHARED_REF]?: () => SharedRef })[SHARED_REF];
   if (typeof ref === 'function') {
     const r = ref.call(o);
-    ensure(17);
+    ensure(25);
     buf[pos] = T_SHARED;
     putU32(pos + 1, r.tpc);
     pos += 5;
     writeF64(r.offset);
     putU32(pos, r.length);
     pos += 4;
+    writeF64(r.serial);
     return;
   }
   if (proto === u8Proto || proto === bufferProto) {
@@ -823,13 +824,14 @@ function readValue(depth: number): unknown {
       return t === T_U8 ? bytes.slice() : Buffer.from(bytes); // copies: src may be an arena block about to be freed
     }
     case T_SHARED: {
-      need(16, 'a shared buffer reference');
+      need(24, 'a shared buffer reference');
       const tpc = readU32();
       const offset = readF64();
       const length = readU32();
+      const serial = readF64();
       const resolve = threadSlot().sharedResolver as ((r: SharedRef) => unknown) | undefined;
       if (!resolve) throw new CodecError('a shared buffer arrived on a thread that has no gatio runtime to map it', 'ERR_GATIO_CORRUPT');
-      return resolve({ tpc, offset, length });
+      return resolve({ tpc, offset, length, serial });
     }
     case T_V8: {
       need(4, 'a v8 value length');
