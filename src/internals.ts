@@ -14,3 +14,5 @@ export type { RingOptions, RingMode, RingDescriptor, RingStats } from './drivers
 export { ParkWatch, EventFd, eventfdCreate, eventfdWrite, eventfdRead, eventfdClose } from './drivers/shared/park.js';
 export { CompletionRegistry } from './drivers/thread/completions.js';
 export type { CompletionOwner, CompletionStats } from './drivers/thread/completions.js';
+export { runtimeBlockBytes, runtimeFootprint } from './tpc/footprint.js';
+export { STATS_BYTES } from './drivers/protocol/layout.js';

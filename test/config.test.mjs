@@ -15,7 +15,7 @@ import {
   formatIssues,
   defaultArenaBytes,
 } from '../dist/index.js';
-import { didYouMean, editDistance } from '../dist/internals.js';
+import { didYouMean, editDistance, runtimeBlockBytes, MessageQueue, Ring, STATS_BYTES } from '../dist/internals.js';
 import { fixtures, root } from './_support.mjs';
 
 const MiB = 1024 * 1024;
@@ -368,5 +368,26 @@ test('loadConfig: missing file, wrong extension, module without a config, throwi
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('an arena too small for the runtime\'s own blocks (inboxes, rings, stats) is a config error at its path, saying what it must hold', () => {
+  // 2 hybrid drivers + the main thread's inbox in TPC 0: 3 inboxes of 4096 x 256 B (1 MiB + header: a 2 MiB block each).
+  const hit = expectError({ tpcs: [{ node: 0, cores: '0-1', arena: '4MiB' }] }, 'tpcs[0].arena', /cannot hold the runtime's own blocks, 6\.1 MiB: 3 inboxes of 2 MiB/);
+  assert.match(hit.message, /2 ring blocks of 32 KiB \(runtime\.ringEntries\)/);
+  assert.match(hit.message, /lower runtime\.inboxSlots/);
+  // A machine-wide arena names the TPC; TPC 1 holds no main inbox (2 inboxes).
+  expectError({ arena: '2MiB', tpcs: [{ node: 0, cores: '0-1' }, { node: 1, cores: '4-5' }] }, 'arena', /for tpcs\[1\]: an arena of 2 MiB cannot hold the runtime's own blocks, 4\.1 MiB: 2 inboxes/);
+  // Fewer slots fit; io drivers have no ring.
+  assert.ok(validateConfig({ tpcs: [{ node: 0, cores: '0-1', arena: '4MiB' }], runtime: { inboxSlots: 1024 } }, two).ok);
+  assert.ok(validateConfig({ tpcs: [{ node: 0, cores: '0-1', arena: '8MiB', drivers: { io: 1, hybrid: 1 } }] }, two).ok);
+});
+
+test('the footprint the config check uses is the protocol\'s: queue, ring and stats block sizes', () => {
+  for (const knobs of [{ inboxSlots: 4096, slotBytes: 256, ringEntries: 256 }, { inboxSlots: 16, slotBytes: 64, ringEntries: 8 }]) {
+    const b = runtimeBlockBytes(knobs);
+    assert.is(b.inbox, MessageQueue.bytesFor(knobs.inboxSlots, knobs.slotBytes));
+    assert.is(b.ring, Ring.bytesFor(knobs.ringEntries, 2 * knobs.ringEntries), 'a driver\'s ring: commands = entries, completions = 2 x entries (Ring.create defaults)');
+    assert.is(b.stats, STATS_BYTES);
+  }
+});
 
 test.run();

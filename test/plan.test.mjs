@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { topology, plan, formatPlan, formatList, loadConfig, ConfigError, defaultArenaBytes } from '../dist/index.js';
 import { fixtures, root } from './_support.mjs';
+import { runtimeFootprint } from '../dist/internals.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -202,7 +203,11 @@ test('XML fixture: a node without memory', () => {
   const p = plan(t);
   checkInvariants(p, t);
   assert.is(p.tpcs.length, 2);
-  assert.is(p.tpcs[1].arenaBytes, 2 * MiB, 'the default arena is at least 2 MiB');
+  // The default (2 MiB for a node without memory) grows to twice the runtime's own blocks there.
+  const ds = p.drivers.filter((d) => d.tpc === 1);
+  const fp = runtimeFootprint({ inboxSlots: 4096, slotBytes: 256, ringEntries: 256 }, ds.length, ds.filter((d) => d.kind !== 'io').length, false);
+  assert.is(p.tpcs[1].arenaBytes, Math.ceil((2 * fp.bytes) / (2 * MiB)) * 2 * MiB, 'the default arena holds the runtime\'s blocks twice over');
+  assert.ok(p.tpcs[1].arenaBytes > 2 * MiB);
   assert.ok(p.warnings.some((w) => /node 1 has no memory/.test(w.message)), JSON.stringify(p.warnings));
 });
 

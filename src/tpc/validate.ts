@@ -19,6 +19,7 @@ import {
   SMT_POLICIES,
   TPC_KEYS,
   defaultArenaBytes,
+  ARENA_ALIGN,
   isObject,
   unknownKeys,
   type ConfigIssue,
@@ -26,7 +27,8 @@ import {
   type SmtPolicy,
 } from './config.js';
 import { didYouMean, suggestion } from './did-you-mean.js';
-import { checkRuntimeSettings } from './settings.js';
+import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
+import { runtimeFootprint } from './footprint.js';
 
 export interface ValidationResult {
   ok: boolean;
@@ -385,7 +387,7 @@ export function resolveConfig(config: unknown, topo: Topology): Resolution {
       ? `; "${tpcKey}" is a TPC setting: put it in a TPC, like "tpcs": [{ "${tpcKey}": ... }]`
       : undefined;
   });
-  checkRuntimeSettings(cfg, (path, message, value) => ck.error(path, message, value));
+  const runtime = checkRuntimeSettings(cfg, (path, message, value) => ck.error(path, message, value));
   const global = {
     smt: ck.smt(cfg.smt, 'smt'),
     arena: ck.arena(cfg.arena, 'arena'),
@@ -434,8 +436,9 @@ export function resolveConfig(config: unknown, topo: Topology): Resolution {
   // Per TPC: settings, arena, slots and kinds.
   const tpcs: ResolvedTpc[] = [];
   for (const d of drafts) {
-    const t = finishTpc(ck, d, global, cfg);
-    if (t) tpcs.push(t);
+    const t = finishTpc(ck, d, global, cfg, runtime.knobs, tpcs.length === 0);
+    if (!t) continue;
+    tpcs.push(t);
   }
 
   // A machine-wide perCore names cores of any TPC; each must belong to one.
@@ -782,6 +785,9 @@ function finishTpc(
   d: Draft,
   global: { smt?: SmtPolicy | undefined; arena?: number | undefined; drivers?: DriversSel | undefined; prefault?: boolean | undefined },
   cfg: Record<string, unknown>,
+  knobs: RuntimeSettings['knobs'],
+  /** it holds the main thread's inbox (TPC 0) */
+  main: boolean,
 ): ResolvedTpc | undefined {
   if (!d.resolved || d.node === undefined) return undefined;
   const node = ck.nodes.get(d.node)!;
@@ -864,6 +870,20 @@ function finishTpc(
     }
   }
 
+  // The runtime's own blocks must fit before any task allocates: a default
+  // arena grows to hold them twice over, one the config sets is an error.
+  const fp = runtimeFootprint(knobs, slots.length, slots.filter((s) => s.kind !== 'io').length, main);
+  if (arenaSet.value === undefined && fp.bytes > arenaBytes / 2) arenaBytes = Math.ceil((2 * fp.bytes) / ARENA_ALIGN) * ARENA_ALIGN;
+  if (fp.bytes > arenaBytes) {
+    ck.error(
+      arenaSet.path ?? (d.auto ? 'arena' : `${d.path}.arena`),
+      `${about(arenaSet)}an arena of ${formatSize(arenaBytes)} cannot hold the runtime's own blocks, ${formatSize(fp.bytes)}: ` +
+        `${fp.inboxes} inbox${fp.inboxes === 1 ? '' : 'es'} of ${formatSize(fp.inboxBytes)} (runtime.inboxSlots x runtime.slotBytes, rounded up to a power of two), ` +
+        `${fp.rings} ring block${fp.rings === 1 ? '' : 's'} of ${formatSize(fp.ringBytes)} (runtime.ringEntries) and ${fp.statsBlocks} stats block${fp.statsBlocks === 1 ? '' : 's'}; ` +
+        'make the arena larger (its tasks need room too) or lower runtime.inboxSlots',
+      arenaBytes,
+    );
+  }
   return {
     name: d.name,
     node: d.node,

@@ -149,48 +149,59 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     this.plan = p;
     const knobs = settings.knobs;
     this.spinMs = knobs.spinUs / 1000;
-    // One arena per TPC, bound to its node; queues and stats blocks inside.
-    for (const t of p.tpcs) this.arenas.push(Arena.create({ node: t.node, bytes: t.arenaBytes, prefault: t.prefault }));
-    const queueBytes = MessageQueue.bytesFor(knobs.inboxSlots, knobs.slotBytes);
-    const mainTpc = 0;
-    const inbox = (tpc: number) => {
-      const arena = this.arenas[tpc]!;
-      const block = arena.alloc(queueBytes, 64);
-      return { tpc, offset: block.offset };
-    };
-    const base = opts.baseDir ?? process.cwd();
-    const modules = settings.modules.map((m) =>
-      /^[a-z]+:/.test(m) ? m : pathToFileURL(isAbsolute(m) ? m : resolvePath(base, m)).href,
-    );
-    const drivers: DriverLayout[] = p.drivers.map((d) => ({
-      ...d,
-      inbox: inbox(d.tpc),
-      stats: { tpc: d.tpc, offset: this.arenas[d.tpc]!.alloc(STATS_BYTES, 64).offset },
-    }));
-    this.layout = {
-      arenas: this.arenas.map((a) => a.id),
-      endpoints: [inbox(mainTpc), ...drivers.map((d) => d.inbox)],
-      drivers,
-      settings,
-      queues: Object.keys(settings.queues).sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a < b ? -1 : 1)),
-      modules,
-      mainTpc,
-    };
-    this.mainFd = eventfdCreate();
-    for (const [i, ref] of this.layout.endpoints.entries()) {
-      const fd = i === MAIN_ENDPOINT ? this.mainFd : eventfdCreate();
-      MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, knobs.inboxSlots, knobs.slotBytes, fd);
-      if (i !== MAIN_ENDPOINT) {
-        this.threads.push({ layout: drivers[i - 1]!, eventfd: fd, generation: 0, tid: 0, state: 'starting', restarts: 0 });
+    // A failure half-way (an arena that cannot be mapped, no fd left) gives
+    // back what was made so far: start() has no runtime to shut down yet.
+    const fds: number[] = [];
+    try {
+      // One arena per TPC, bound to its node; queues and stats blocks inside.
+      for (const t of p.tpcs) this.arenas.push(Arena.create({ node: t.node, bytes: t.arenaBytes, prefault: t.prefault }));
+      const queueBytes = MessageQueue.bytesFor(knobs.inboxSlots, knobs.slotBytes);
+      const mainTpc = 0;
+      const inbox = (tpc: number) => {
+        const arena = this.arenas[tpc]!;
+        const block = arena.alloc(queueBytes, 64);
+        return { tpc, offset: block.offset };
+      };
+      const base = opts.baseDir ?? process.cwd();
+      const modules = settings.modules.map((m) =>
+        /^[a-z]+:/.test(m) ? m : pathToFileURL(isAbsolute(m) ? m : resolvePath(base, m)).href,
+      );
+      const drivers: DriverLayout[] = p.drivers.map((d) => ({
+        ...d,
+        inbox: inbox(d.tpc),
+        stats: { tpc: d.tpc, offset: this.arenas[d.tpc]!.alloc(STATS_BYTES, 64).offset },
+      }));
+      this.layout = {
+        arenas: this.arenas.map((a) => a.id),
+        endpoints: [inbox(mainTpc), ...drivers.map((d) => d.inbox)],
+        drivers,
+        settings,
+        queues: Object.keys(settings.queues).sort((a, b) => (a === 'default' ? -1 : b === 'default' ? 1 : a < b ? -1 : 1)),
+        modules,
+        mainTpc,
+      };
+      this.mainFd = eventfdCreate();
+      fds.push(this.mainFd);
+      for (const [i, ref] of this.layout.endpoints.entries()) {
+        const fd = i === MAIN_ENDPOINT ? this.mainFd : eventfdCreate();
+        if (fd !== this.mainFd) fds.push(fd);
+        MessageQueue.init(this.arenas[ref.tpc]!.buffer, ref.offset, knobs.inboxSlots, knobs.slotBytes, fd);
+        if (i !== MAIN_ENDPOINT) {
+          this.threads.push({ layout: drivers[i - 1]!, eventfd: fd, generation: 0, tid: 0, state: 'starting', restarts: 0 });
+        }
       }
+      this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT, { poke: this.poke, arenas: this.arenas });
+      for (const d of drivers) if (d.kind !== 'io') this.driverOnPu[d.pu] = d.id;
+      // Outstanding io calls keep the process alive, as outstanding spawns do.
+      this.io = new IoClient({ mailbox: this.mailbox, onSend: () => this.watch.ref() });
+      this.watch = new ParkWatch(this.mainFd, this.onWake);
+      this.watch.unref(); // only outstanding calls keep the process alive
+      this.mailbox.inbox.prepareToPark();
+    } catch (err) {
+      for (const fd of fds) eventfdClose(fd);
+      for (const arena of this.arenas) arena.close();
+      throw err;
     }
-    this.mailbox = new Mailbox(this.layout, MAIN_ENDPOINT, { poke: this.poke, arenas: this.arenas });
-    for (const d of drivers) if (d.kind !== 'io') this.driverOnPu[d.pu] = d.id;
-    // Outstanding io calls keep the process alive, as outstanding spawns do.
-    this.io = new IoClient({ mailbox: this.mailbox, onSend: () => this.watch.ref() });
-    this.watch = new ParkWatch(this.mainFd, this.onWake);
-    this.watch.unref(); // only outstanding calls keep the process alive
-    this.mailbox.inbox.prepareToPark();
     setThreadRuntime(this); // spawn(), channels, sharedBuffer() and io on this thread use this runtime
   }
 
