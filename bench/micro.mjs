@@ -16,6 +16,11 @@
 // - ringNop: ns per NOP queued and reaped one at a time (nop + turn: one
 //   io_uring_enter each)
 // - ringNop64: ns per NOP with 64 queued per turn()
+// - codecArgs / v8SerializeArgs / structuredCloneArgs: ns per round trip
+//   of typical spawn arguments ([42, 'user-42', { id, tags: [...], at }]):
+//   the codec (encodeInto a scratch buffer + decode), beside v8.serialize +
+//   deserialize and structuredClone, the peers a worker pool uses
+// - codecBytes: the same with a 4 KiB Uint8Array
 // - abortController: ns per `new AbortController().signal`, what a task
 //   context would pay per task if it made one eagerly
 // - probeIoUring: ms per probeIoUring(), the io_uring probe behind
@@ -27,7 +32,7 @@ import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_OUT = join(here, 'results', 'micro.json');
-const CASES = ['queuePushDrain', 'ringIdleTurn', 'ringNop', 'ringNop64', 'abortController', 'probeIoUring'];
+const CASES = ['queuePushDrain', 'ringIdleTurn', 'ringNop', 'ringNop64', 'codecArgs', 'v8SerializeArgs', 'structuredCloneArgs', 'codecBytes', 'abortController', 'probeIoUring'];
 const UNIT = { probeIoUring: 'ms' };
 
 const { values } = parseArgs({
@@ -67,7 +72,8 @@ function nsPerOp(batch, ops, ms) {
 }
 
 async function measure(ms) {
-  const { Arena, MessageQueue, Ring, probeIoUring } = await import('../dist/internals.js');
+  const { Arena, MessageQueue, Ring, probeIoUring, encodeInto, decode } = await import('../dist/internals.js');
+  const v8 = await import('node:v8');
   const arena = Arena.create({ node: 0, bytes: '4MiB', prefault: true });
   const out = {};
   let sink = 0;
@@ -104,6 +110,23 @@ async function measure(ms) {
       reap(64);
     }, 64, ms);
     ring.close();
+
+    const args = [42, 'user-42', { id: 7, tags: ['a', 'bb', 'ccc'], at: 1.5, ok: true }];
+    const scratch = new Uint8Array(64 * 1024);
+    const codecTrip = (v) => () => {
+      for (let i = 0; i < 100; i++) {
+        const n = encodeInto(v, scratch, 24);
+        sink += decode(scratch, 24, n) === undefined ? 0 : 1;
+      }
+    };
+    out.codecArgs = nsPerOp(codecTrip(args), 100, ms);
+    out.v8SerializeArgs = nsPerOp(() => {
+      for (let i = 0; i < 100; i++) sink += v8.deserialize(v8.serialize(args)) === undefined ? 0 : 1;
+    }, 100, ms);
+    out.structuredCloneArgs = nsPerOp(() => {
+      for (let i = 0; i < 100; i++) sink += structuredClone(args) === undefined ? 0 : 1;
+    }, 100, ms);
+    out.codecBytes = nsPerOp(codecTrip([new Uint8Array(4096).fill(1)]), 100, ms);
 
     out.abortController = nsPerOp(() => {
       for (let i = 0; i < 100; i++) sink += new AbortController().signal.aborted ? 1 : 0;
