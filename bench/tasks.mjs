@@ -4,3 +4,5 @@ import { add, work1us } from './peers/work.mjs';
 
 defineTask('add', add);
 defineTask('work1us', work1us);
+// bench/cold-trace.mjs: when the task started, on the wall clock every thread shares.
+defineTask('wallClock', () => performance.timeOrigin + performance.now());

@@ -133,6 +133,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
   private pumpQueued = false;
+  /** mailbox.wokeEarly when the last pump ran: a pump that sees more has a driver waking up to answer */
+  private wokeEarlySeen = 0;
   private microPumps = 0;
   private closing = false;
   private readonly stopWaiters = new Map<number, () => void>();
@@ -209,6 +211,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   confineMainThread(spare: number[]): void {
     if (spare.length === 0 || this.mainAffinity) return;
     this.mainShares = false;
+    this.mailbox.earlyWake = this.layout.settings.knobs.spinUs > 0;
     this.mainAffinity = threadBinding().cpus;
     pinThread(spare);
   }
@@ -431,11 +434,14 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       // Having just woken a parked driver, wait out its wakeup (a thread
       // wakeup: bench/spawn.mjs's cold calls) instead of parking too: the
       // answer then costs one thread wakeup, not two.
-      const spin = this.mailbox.woke !== woke ? Math.max(this.spinMs, COLD_SPIN_MS) : this.spinMs;
+      // (Woken by the flush above, or at spawn since the last pump: Mailbox.earlyWake.)
+      const woken = this.mailbox.woke !== woke || this.mailbox.wokeEarly !== this.wokeEarlySeen;
+      const spin = woken ? Math.max(this.spinMs, COLD_SPIN_MS) : this.spinMs;
       const until = performance.now() + spin;
       for (let i = 1; inbox.isEmpty(); i++) if ((i & 31) === 0 && performance.now() >= until) break;
       n = inbox.drain(this.onMessage);
     }
+    this.wokeEarlySeen = this.mailbox.wokeEarly;
     const backlog = this.mailbox.flush();
     if (n > 0 || backlog > 0) return this.schedulePump();
     this.microPumps = 0;

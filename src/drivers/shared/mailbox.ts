@@ -80,10 +80,21 @@ export class Mailbox {
   private nextCall: number;
   /** this thread's generation: its inbox's, read when it started (0 for the main thread) */
   readonly generation: number;
+  /**
+   * Wake a parked driver at spawn, before the message is built. Only where
+   * it cannot slow a burst: the main thread on a CPU of its own (a woken
+   * driver sharing its CPU would preempt the rest of the burst, and a
+   * driver that parks again mid-burst needs another wakeup: with two
+   * threads and no spare CPU it cut tiny-task throughput from 23x to 14x
+   * piscina's), and drivers that spin for the message (spinUs > 0).
+   * The Runtime turns it on when it confines the main thread.
+   */
+  earlyWake = false;
   /** the destination generation stamped into the message sendBody() sent last */
   private sentGen = 0;
-  /** parked receivers this mailbox has woken (a syscall each) */
+  /** parked receivers this mailbox has woken (a syscall each): by flush(), and at spawn (earlyWake) */
   woke = 0;
+  wokeEarly = 0;
   // Messages are built here, then copied into a slot (or an arena block).
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -193,6 +204,13 @@ export class Mailbox {
     if (opts.onFull === 'reject' && this.isFull(endpoint)) {
       return Promise.reject(new QueueFullError(`gatio: driver ${this.layout.drivers[driver]!.name}'s inbox is full (${this.queue(endpoint).capacity} messages)`));
     }
+    // A parked driver takes a thread wakeup to answer (on this VM ~100 us
+    // for a pinned thread on an idle CPU, docs/benchmarks.md "Cold calls"):
+    // ring its doorbell first, so that wakeup overlaps the encoding and
+    // pushing below instead of following them. The driver spins (spinUs)
+    // for the message if it comes up first; without a spin it would park
+    // again at once and need a second wakeup, so then the flush wakes it.
+    if (this.earlyWake && this.queue(endpoint).wakeIfParked()) this.wokeEarly++;
     const callId = this.nextCall++;
     let call!: PendingCall;
     const promise = new Promise<T>((resolve, reject) => {
