@@ -15,6 +15,17 @@ export const wallNow = () => performance.timeOrigin + performance.now();
 
 export const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves with driver `id`'s stats once it runs again after `restarts` restarts, polling; throws after `ms`. */
+export async function running(rt, id, restarts, ms = 20_000) {
+  const t0 = performance.now();
+  for (;;) {
+    const d = rt.driverStats()[id];
+    if (d.state === 'running' && d.restarts >= restarts) return d;
+    if (performance.now() - t0 > ms) throw new Error(`driver ${id} not running again after ${ms} ms: ${JSON.stringify(d)}`);
+    await delay(2);
+  }
+}
+
 /**
  * Resolves once driver `id` has announced it is parked (its inbox's state
  * flag, which senders read), polling; throws after `ms`. Waiting for the

@@ -5,7 +5,7 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { start, DriverDiedError } from '../dist/index.js';
-import { TASKS, cpusAllowed, threadIds, settle, delay } from './_runtime-support.mjs';
+import { TASKS, cpusAllowed, threadIds, settle, delay, running } from './_runtime-support.mjs';
 
 let rt;
 test.before(async () => {
@@ -14,16 +14,6 @@ test.before(async () => {
 test.after(async () => {
   await rt?.shutdown();
 });
-
-async function waitRunning(id, restarts, ms = 10_000) {
-  const t0 = performance.now();
-  for (;;) {
-    const d = rt.driverStats()[id];
-    if (d.state === 'running' && d.restarts >= restarts) return d;
-    if (performance.now() - t0 > ms) throw new Error(`driver ${id} not running again after ${ms} ms: ${JSON.stringify(d)}`);
-    await delay(10);
-  }
-}
 
 /** Kills driver `victim` with task `killer`, checks everything the brief promises, returns the restarted driver's stats. */
 async function killAndCheck(victim, killer, args, why) {
@@ -70,7 +60,7 @@ async function killAndCheck(victim, killer, args, why) {
   assert.equal(await Promise.all(onOther), [1, 2, 3].map(() => ({ ok: true, value: other.id })));
 
   // Restarted, on the same PU, with a new thread.
-  const again = await waitRunning(victim, before.restarts + 1);
+  const again = await running(rt, victim, before.restarts + 1);
   assert.is(again.restarts, before.restarts + 1);
   assert.is(again.pu, before.pu);
   assert.is.not(again.tid, before.tid);
@@ -106,7 +96,7 @@ test('a call from another driver to the dying one rejects there with DriverDiedE
   assert.is(r.name, 'DriverDiedError');
   assert.is(r.code, 'GATIO_DRIVER_DIED');
   assert.match(r.message, new RegExp(`driver ${a.id} died while running task "exit"`));
-  await waitRunning(a.id, a.restarts + 1);
+  await running(rt, a.id, a.restarts + 1);
   assert.is(await rt.spawn('spawnAndReport', ['add', [1, 2], { driver: a.id }], { driver: b.id }).then((x) => x.value), 3);
 });
 

@@ -9,22 +9,11 @@ import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { channel, start, topology } from '../dist/index.js';
-import { TASKS, delay, settle } from './_runtime-support.mjs';
-import { fixtures } from './_support.mjs';
-import { skip } from './_support.mjs';
+import { TASKS, delay, running, settle } from './_runtime-support.mjs';
+import { fixtures, skip } from './_support.mjs';
 
 const RESTART = join(fixtures, 'tasks', 'restart.mjs');
 const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id);
-
-async function running(rt, id, restarts, ms = 20_000) {
-  const t0 = performance.now();
-  for (;;) {
-    const d = rt.driverStats()[id];
-    if (d.state === 'running' && d.restarts >= restarts) return d;
-    if (performance.now() - t0 > ms) throw new Error(`driver ${id} not running again after ${ms} ms: ${JSON.stringify(d)}`);
-    await delay(2);
-  }
-}
 
 /** Within `ms`, or a failure naming what hung. */
 function bounded(p, ms, what) {
