@@ -79,8 +79,9 @@ test('run CONFIG serves stats, and SIGTERM shuts it down cleanly', async () => {
   const exited = new Promise((r) => child.on('exit', (code) => r(code)));
   try {
     const until = Date.now() + 20000;
-    while (!/tasks block, received/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (!/tasks .*\breceived\b/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     assert.match(out, /running \d+ driver\(s\) in 1 TPC\(s\) \(pid \d+/);
+    assert.match(out, /tasks .*\breceived\b/, 'it said it was ready (waited for, not timed out)');
     const s = gatio('stats', '--pid', String(child.pid), '--json');
     assert.is(s.status, 0, s.stderr);
     const stats = JSON.parse(s.stdout);
