@@ -35,6 +35,8 @@ export { SharedBuffer } from './drivers/shared/shared-buffer.js';
 export { defineTask, taskContext } from './drivers/shared/tasks.js';
 export type { TaskContext, TaskFn } from './drivers/shared/tasks.js';
 export { DriverDiedError } from './drivers/shared/mailbox.js';
+export { RouteError } from './drivers/shared/router.js';
+export { CodecError } from './drivers/protocol/codec.js';
 export { TimeoutError, AbortedError } from './drivers/shared/errors.js';
 export type { RuntimeKnobs, TaskQueueSettings } from './tpc/settings.js';
 export { channel, onChannel, ChannelHandlerError } from './drivers/shared/channels.js';

@@ -111,4 +111,15 @@ test('run with an invalid config: exit 1 with the errors', () => {
   assert.match(r.stderr, /queues\.rpc\.shares: expected a positive number/);
 });
 
+test('run with a task module that throws at import: exit 1, the error said once with one "gatio: " prefix', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
+  const file = join(dir, 'bad-module.json');
+  writeFileSync(file, JSON.stringify({ modules: [join(fixtures, 'tasks', 'throws-on-import.mjs')] }));
+  const r = gatio('run', file);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /^gatio: drivers failed to start:/m);
+  assert.not.match(r.stderr, /gatio: gatio:/, 'the prefix is not doubled');
+  assert.match(r.stderr, /fixture module refused to load/);
+});
+
 test.run();

@@ -4,7 +4,7 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { start, topology, ConfigError, ShutdownError, Arena } from '../dist/index.js';
+import { start, topology, ConfigError, ShutdownError, Arena, RouteError, CodecError } from '../dist/index.js';
 import { TASKS, BAD_TASKS, threadIds, newThreads, openFds, fdDiff, cpusAllowed, reports, settle, delay } from './_runtime-support.mjs';
 
 test('default plan: one hybrid driver per allowed core, each thread pinned to its PU', async () => {
@@ -230,6 +230,24 @@ test('start/shutdown cycles give the arenas\' memory back: RSS stays bounded wit
   // Each cycle makes 64 MiB resident; kept until the main thread's GC
   // collected the arena's SharedArrayBuffer: 20 cycles held +750 MiB.
   assert.ok(grew < 64, `RSS grew by ${grew.toFixed(0)} MiB over ${CYCLES} cycles`);
+});
+
+test('after shutdown: spawn and stats say the runtime has shut down; RouteError and CodecError are exported, each with its name', async () => {
+  const rt = await start({ modules: [TASKS] });
+  const route = await rt.spawn('add', [1, 2], { driver: 99 }).catch((e) => e);
+  assert.instance(route, RouteError);
+  assert.is(route.name, 'RouteError');
+  assert.is(route.code, 'GATIO_NO_DRIVER');
+  const codec = await Promise.resolve().then(() => rt.spawn('add', [() => 1])).catch((e) => e);
+  assert.instance(codec, CodecError);
+  assert.is(codec.name, 'CodecError');
+  await rt.shutdown();
+  const late = await rt.spawn('add', [1, 2]).catch((e) => e);
+  assert.instance(late, ShutdownError);
+  assert.match(late.message, /the runtime has shut down/);
+  const stats = await rt.stats().catch((e) => e);
+  assert.instance(stats, ShutdownError);
+  assert.match(stats.message, /has shut down: no stats/);
 });
 
 test.run();

@@ -153,7 +153,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(`gatio: ${err.message}${usage ? `\n\n${USAGE}` : ''}`);
+    // Messages of the runtime's own errors already start with "gatio: ".
+    const message = err.message.startsWith('gatio: ') ? err.message : `gatio: ${err.message}`;
+    console.error(`${message}${usage ? `\n\n${USAGE}` : ''}`);
     process.exit(usage ? 2 : 1);
   },
 );

@@ -384,7 +384,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   // Spawning.
 
   spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
-    if (this.closing) return Promise.reject(new ShutdownError('gatio: the runtime is shutting down; no new tasks'));
+    if (this.closing) return Promise.reject(new ShutdownError(this.stopped ? 'gatio: the runtime has shut down; no new tasks' : 'gatio: the runtime is shutting down; no new tasks'));
     // No flush here: the pump (a microtask after the caller's synchronous
     // code) wakes each parked driver once for the whole burst of spawns.
     return this.mailbox.spawn<T>(task, args, opts, this.sharedCpuDriver);
@@ -512,6 +512,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
 
   /** Everything: drivers, their task queues (asked of each driver), TPC arenas, routing decisions. */
   async stats(timeoutMs = 500) {
+    if (this.stopped) throw new ShutdownError('gatio: the runtime has shut down: no stats (take them before shutdown())');
     const replies = await Promise.all(
       this.threads.map((t) => (t.state === 'running' ? this.control(t.layout.id, ControlOp.Stats, undefined, timeoutMs).catch(() => undefined) : undefined)),
     );
@@ -580,6 +581,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   }
 
   private shutdownPromise: Promise<{ aborted: number }> | undefined;
+  /** shutdown() has finished: arenas and fds are gone */
+  private stopped = false;
 
   private async stop(opts: ShutdownOptions): Promise<{ aborted: number }> {
     this.closing = true;
@@ -636,6 +639,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     for (const a of this.arenas) a.close();
     if (this.mainAffinity) pinThread(this.mainAffinity);
     if (current === this) current = undefined;
+    this.stopped = true;
     return { aborted };
   }
 }

@@ -41,7 +41,9 @@ export interface RouteOptions {
   avoid?: number;
 }
 
+/** No driver can take the call: the one asked for is down or does not exist, or a TPC has none running. */
 export class RouteError extends Error {
+  override readonly name = 'RouteError';
   readonly code = 'GATIO_NO_DRIVER';
 }
 
