@@ -200,15 +200,21 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   // otherwise never wake us.
   private park(): void {
     this.markIdle();
-    if (!this.mailbox.inbox.prepareToPark()) return this.scheduleTurn();
+    // Counted before it is announced: whoever sees the inbox's parked flag
+    // (an Atomics store after this write) sees this park counted too.
+    this.stats[Stat.Parks]!++;
+    if (!this.mailbox.inbox.prepareToPark()) {
+      this.stats[Stat.Parks]!--;
+      return this.scheduleTurn();
+    }
     this.ring.setEventfdEnabled(true);
     if (this.ringHasCompletions()) {
       this.ring.setEventfdEnabled(false);
       this.mailbox.inbox.unparked();
+      this.stats[Stat.Parks]!--;
       return this.scheduleTurn();
     }
     this.parked = true;
-    this.stats[Stat.Parks]!++;
     this.publish(true);
   }
 
