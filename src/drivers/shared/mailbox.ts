@@ -377,7 +377,7 @@ export class Mailbox {
     if (!list) return;
     const stale = (b: Uint8Array) => gen === undefined || (!builtNatively(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
     const keep = list.filter((e) => !stale(e.bytes));
-    for (const e of list) if (stale(e.bytes)) this.discard(e.bytes, 0, e.bytes.length);
+    for (const e of list) if (stale(e.bytes)) this.discard(e.bytes, 0);
     if (keep.length) this.backlog.set(endpoint, keep);
     else {
       this.backlog.delete(endpoint);
@@ -390,7 +390,7 @@ export class Mailbox {
    * endpoint that is gone, or from a dropped backlog): its arena body, if
    * it has one, is freed. IO messages have no arena body of their own.
    */
-  discard(bytes: Uint8Array, offset: number, _len: number): void {
+  discard(bytes: Uint8Array, offset: number): void {
     if ((bytes[offset]! & BIG) === 0 || builtNatively(bytes, offset)) return; // IO_REQUEST is never BIG
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     const at = offset + HEADER;

@@ -257,7 +257,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     if (this.mailbox.isStale(bytes, offset)) {
       // Meant for a predecessor that died (its callers were told): dropped, its arena body freed.
       this.stale++;
-      this.mailbox.discard(bytes, offset, len);
+      this.mailbox.discard(bytes, offset);
       return;
     }
     const kind = bytes[offset]! & ~BIG;
