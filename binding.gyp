@@ -13,7 +13,9 @@
         "native/wake.cc",
         "native/ring.cc",
         "native/queue_hooks.cc",
-        "native/io_driver.cc"
+        "native/io_driver.cc",
+        "native/net_engine.cc",
+        "native/net.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

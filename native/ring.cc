@@ -30,6 +30,7 @@
 #include <unordered_map>
 
 #include "addon.h"
+#include "ring_box.h"
 
 namespace gatio {
 
@@ -46,7 +47,8 @@ int64_t NowMs() {
 
 const char* RingOpName(unsigned op) {
   static const char* names[] = {"NOP",  "TIMEOUT", "TIMEOUT_REMOVE", "ASYNC_CANCEL", "OPENAT",
-                                "CLOSE", "READ",    "WRITE",          "FSYNC",        "POLL_ADD"};
+                                "CLOSE", "READ",    "WRITE",          "FSYNC",        "POLL_ADD",
+                                "NET_SEND", "NET_END", "NET_CLOSE", "NET_PAUSE", "NET_RESUME", "NET_RELEASE", "NET_SENDTO"};
   return op < kOpCount ? names[op] : "UNKNOWN";
 }
 
@@ -278,8 +280,14 @@ unsigned Ring::Reap(RingCompletion* out, unsigned cap) {
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     if (n == cap) break;
+    if (sink_ && !sink_->Room()) break;
     seen++;
     bool last = !(cqe->flags & IORING_CQE_F_MORE);
+    if (sink_ && sink_->Owns(cqe->user_data)) {
+      if (last && stats_.inFlight > 0) stats_.inFlight--;
+      sink_->OnCqe(cqe);
+      continue;
+    }
     if (last && stats_.inFlight > 0 && (cqe->user_data < kFirstInternal || cqe->user_data == kDrainTag)) stats_.inFlight--;
     if (cqe->user_data >= kFirstInternal) continue;  // ours (drain cancel) or liburing's (wait timeout)
     out[n++] = {static_cast<double>(cqe->user_data), cqe->res, cqe->flags};
@@ -329,31 +337,6 @@ bool Ring::Close(int timeoutMs) {
 
 namespace {
 
-// The first 64 bytes of the ring's arena block; see RING_HEADER in ring.ts.
-struct RingHeader {
-  int32_t count;  // completions copied by the last turn
-  int32_t more;   // 1: completions are still waiting: turn again without waiting
-  double submitted, completed, enters, inFlight;
-  int32_t mode;  // 0 none, 1 defer, 2 coop
-  int32_t sqEntries, cqEntries, fd, ownerTid;
-  int32_t state;  // 1 open, 0 closed
-};
-static_assert(sizeof(RingHeader) == 64, "ring header is 64 bytes");
-
-struct Box {
-  uint32_t id = 0;
-  pid_t owner = 0;
-  napi_env env = nullptr;
-  Ring ring;
-  HeldArena arena;               // keeps the arena mapped while the kernel may use it
-  uint64_t block = 0;            // the ring's block in it: owned by the ring, freed by Destroy
-  RingHeader* header = nullptr;  // these three point into the arena block
-  RingCommand* cmds = nullptr;
-  RingCompletion* cpls = nullptr;
-  unsigned cmdCap = 0, cplCap = 0;
-  std::vector<RingCommand> scratch;  // this turn's commands, copied once out of shared memory
-};
-
 // id -> owner thread, for every open ring in the process (error messages only).
 struct Owners {
   std::mutex mu;
@@ -373,8 +356,10 @@ std::unordered_map<uint32_t, Box*>& mine() {
   return *m;
 }
 
+}  // namespace
+
 // The calling thread's ring `id`, or a clear error naming the owner thread.
-Box* Own(const Napi::CallbackInfo& info, const char* fn) {
+Box* OwnRing(const Napi::CallbackInfo& info, const char* fn) {
   uint32_t id = static_cast<uint32_t>(WholeNumber(info[0], fn, "ring id", 1, UINT32_MAX));
   auto& m = mine();
   auto it = m.find(id);
@@ -394,6 +379,11 @@ Box* Own(const Napi::CallbackInfo& info, const char* fn) {
                    "GATIO_RING_WRONG_THREAD");
 }
 
+namespace {
+Box* Own(const Napi::CallbackInfo& info, const char* fn) { return OwnRing(info, fn); }
+
+}  // namespace
+
 void WriteStats(Box* b) {
   const RingStats& s = b->ring.stats();
   b->header->submitted = static_cast<double>(s.submitted);
@@ -402,10 +392,22 @@ void WriteStats(Box* b) {
   b->header->inFlight = static_cast<double>(s.inFlight);
 }
 
+namespace {
+
 // Closes and frees a ring of this thread (ringClose, or env teardown).
 // Returns whether every op had completed.
 bool Destroy(Box* b) {
+  if (b->net) b->net->Shutdown();  // cancels every socket op; the drain below reaps them
   bool drained = b->ring.Close(10000);
+  if (b->net) {
+    b->ring.SetSink(nullptr);
+    if (drained) {
+      b->net.reset();  // closes the sockets; their buffers are the kernel's no more
+      for (uint64_t blk : b->netBlocks) ArenaFreeBlock(b->arena, blk);
+    } else {
+      b->net.release();  // send buffers the kernel may still read: leaked, like the arena below
+    }
+  }
   WriteStats(b);
   b->header->state = 0;
   b->header->more = 0;
@@ -508,7 +510,10 @@ Napi::Value RingCreate(const Napi::CallbackInfo& info) {
 void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const char* fn) {
   std::memcpy(b->scratch.data(), b->cmds, size_t{n} * sizeof(RingCommand));
   for (unsigned i = 0; i < n; i++) {
-    std::string e = b->ring.Validate(b->scratch[i]);
+    const RingCommand& c = b->scratch[i];
+    std::string e = !IsNetOp(c.op) ? b->ring.Validate(c)
+                    : b->net       ? b->net->Validate(c)
+                                   : std::string(RingOpName(c.op)) + ": no port server listens on this ring";
     if (e.empty()) continue;
     Napi::Error err = CodedError(info.Env(),
                                  std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " +
@@ -519,6 +524,10 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
   }
   for (unsigned i = 0; i < n; i++) {
     std::string why;
+    if (IsNetOp(b->scratch[i].op)) {
+      b->net->Command(b->scratch[i]);
+      continue;
+    }
     if (b->ring.Queue(b->scratch[i], &why) < 0) {
       WriteStats(b);
       Napi::Error err = CodedError(info.Env(),
@@ -538,7 +547,9 @@ Napi::Value RingTurn(const Napi::CallbackInfo& info) {
   Box* b = Own(info, "ringTurn");
   unsigned n = static_cast<unsigned>(WholeNumber(info[1], "ringTurn", "nCommands", 0, b->cmdCap));
   int64_t waitNs = static_cast<int64_t>(WholeNumber(info[2], "ringTurn", "waitNs", 0, kMaxSafeInteger));
+  if (b->net) b->net->ResetEvents();  // JS has handled the last turn's events
   QueueCommands(info, b, n, "ringTurn");
+  if (b->net) b->net->Flush();
   std::string why;
   int rc = b->ring.Submit(waitNs, &why);
   unsigned count = b->ring.Reap(b->cpls, b->cplCap);
@@ -554,6 +565,7 @@ Napi::Value RingSubmit(const Napi::CallbackInfo& info) {
   Box* b = Own(info, "ringSubmit");
   unsigned n = static_cast<unsigned>(WholeNumber(info[1], "ringSubmit", "nCommands", 0, b->cmdCap));
   QueueCommands(info, b, n, "ringSubmit");
+  if (b->net) b->net->Flush();
   std::string why;
   int rc = b->ring.Submit(0, &why);
   WriteStats(b);
@@ -598,6 +610,7 @@ void InitRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringHeld", Napi::Function::New(env, RingHeld, "ringHeld"));
   exports.Set("ringEventfd", Napi::Function::New(env, RingEventfd, "ringEventfd"));
   exports.Set("ringClose", Napi::Function::New(env, RingClose, "ringClose"));
+  InitNet(env, exports);
 }
 
 }  // namespace gatio

@@ -52,8 +52,17 @@ enum RingOp : uint8_t {
   kOpWrite = 7,          // fd, buf, len, off (-1: the file position)
   kOpFsync = 8,          // fd; flags: IORING_FSYNC_DATASYNC
   kOpPollAdd = 9,        // fd; flags: poll mask (POLLIN...); len bit 0: multishot
-  kOpCount = 10,
+  // Port servers (net_engine.h): commands to the ring's NetEngine, no SQE of their own.
+  kOpNetSend = 10,     // fd: connection id; buf, len: staged bytes; flags: kSendWantDrain
+  kOpNetEnd = 11,      // fd: connection id: send what is queued, then shut down writing
+  kOpNetClose = 12,    // fd: connection id: close now, dropping what is queued
+  kOpNetPause = 13,    // fd: connection id: stop reading
+  kOpNetResume = 14,   // fd: connection id
+  kOpNetRelease = 15,  // every buffer lent to JS since the last release goes back to its ring
+  kOpNetSendTo = 16,   // fd: UDP server; buf, len: 32-byte address slot, then the payload
+  kOpCount = 17,
 };
+inline bool IsNetOp(unsigned op) { return op >= kOpNetSend && op <= kOpNetSendTo; }
 
 const char* RingOpName(unsigned op);
 
@@ -89,6 +98,17 @@ struct RingConfig {
   int eventfd = -1;                 // registered with io_uring_register_eventfd when >= 0; not owned
   uint8_t* base = nullptr;          // the arena: `buf` offsets are relative to it; not owned
   uint64_t bytes = 0;
+};
+
+// Completions of ops a native owner submitted itself (a NetEngine): Reap
+// hands them over instead of copying them out to JS.
+class CqeSink {
+ public:
+  virtual ~CqeSink() = default;
+  virtual bool Owns(uint64_t userData) const = 0;
+  virtual void OnCqe(const io_uring_cqe* cqe) = 0;
+  // false: stop reaping for this turn (its event array is full)
+  virtual bool Room() const = 0;
 };
 
 struct RingStats {
@@ -135,7 +155,10 @@ class Ring {
   // (deferred task work, or CQ overflow). Needs IORING_SETUP_TASKRUN_FLAG;
   // without it we cannot know, so it answers true.
   bool NeedsEnter() const;
-  bool More() const { return Ready() > 0 || NeedsEnter(); }
+  // Something for the next turn: completions to reap, or SQEs a native
+  // owner queued while reaping (a NetEngine re-arming) not yet submitted.
+  // Without TASKRUN_FLAG held work cannot be seen: the eventfd wakes the loop instead.
+  bool More() const { return Ready() > 0 || io_uring_sq_ready(&ring_) > 0 || (taskrunFlag() && NeedsEnter()); }
 
   // IORING_CQ_EVENTFD_DISABLED: a running driver turns the eventfd off so
   // completions do not signal it, and back on before it parks. No syscall.
@@ -163,6 +186,8 @@ class Ring {
   unsigned sqEntries() const { return ring_.sq.ring_entries; }
   unsigned cqEntries() const { return ring_.cq.ring_entries; }
   int fd() const { return ring_.ring_fd; }
+  io_uring* raw() { return &ring_; }  // for registrations (buffer rings), on the owning thread
+  void SetSink(CqeSink* sink) { sink_ = sink; }
   const RingStats& stats() const { return stats_; }
 
  private:
@@ -175,6 +200,7 @@ class Ring {
   uint8_t* base_ = nullptr;
   uint64_t bytes_ = 0;
   RingStats stats_;
+  CqeSink* sink_ = nullptr;
   // TIMEOUT's __kernel_timespec, one slot per SQE slot (index = sqe -
   // ring_.sq.sqes). Owned by the Ring. The kernel copies it while it
   // consumes that SQE (inside io_uring_enter); liburing hands the same SQE

@@ -73,6 +73,65 @@ export interface RawParkWatch {
   readonly closed: boolean;
 }
 
+/** netListen's spec (native/net.cc). */
+export interface RawListenSpec {
+  protocol: 'tcp' | 'udp';
+  host: string;
+  port: number;
+  backlog: number;
+  reusePort: boolean;
+  noDelay: boolean;
+  rcvBuf: number;
+  sndBuf: number;
+  /** arena offset of the buffer ring's block (page-aligned): owned by the ring from here on */
+  bufBlock: number;
+  bufCount: number;
+  bufSize: number;
+  maxConnections: number;
+  highWater: number;
+  maxQueued: number;
+}
+
+/** What the kernel gave a listen, read back (native/net.cc). */
+export interface RawListenResult {
+  server: number;
+  fd: number;
+  port: number;
+  /** after the kernel's clamp (net.core.somaxconn) */
+  backlog: number;
+  rcvBuf: number;
+  sndBuf: number;
+  reusePort: boolean;
+  noDelay: boolean;
+}
+
+export interface RawPeer {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** A port server's counters on one driver (NetServerStats in native/net_engine.h). */
+export interface RawNetStats {
+  accepted: number;
+  refused: number;
+  open: number;
+  closed: number;
+  bytesIn: number;
+  bytesOut: number;
+  recvs: number;
+  sends: number;
+  sendsInFlight: number;
+  enobufs: number;
+  rearms: number;
+  buffersLent: number;
+  acceptErrors: number;
+  acceptBackoffs: number;
+  datagrams: number;
+  truncated: number;
+  sendErrors: number;
+}
+
 /** What ringCreate reports about the ring it set up (native/ring.cc). */
 export interface RawRingInfo {
   id: number;
@@ -146,6 +205,14 @@ export interface NativeAddon {
   ringHeld(id: number): boolean;
   ringEventfd(id: number, enabled: boolean): void;
   ringClose(id: number): boolean;
+  // net.cc (the ring's thread only): port servers on a ring (src/net/)
+  netAttach(ringId: number, opts: { block: number; events: number; slots: number; staging: number }): void;
+  netListen(ringId: number, spec: RawListenSpec): RawListenResult;
+  netStart(ringId: number, server: number): void;
+  netStop(ringId: number, server: number, closeConnections: boolean): void;
+  netPeer(ringId: number, conn: number): RawPeer | null;
+  netStats(ringId: number, server: number): RawNetStats | null;
+  netLive(ringId: number): number;
   // io_driver.cc (start and stop from the same thread)
   ioDriverStart(opts: {
     arenaIds: number[];

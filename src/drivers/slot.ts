@@ -15,6 +15,8 @@ export interface ThreadSlot {
   channels?: unknown;
   /** shared/shared-buffer.ts (set), protocol/codec.ts (read): turns a decoded reference into a SharedBuffer */
   sharedResolver?: unknown;
+  /** net/handlers.ts: port handlers by name */
+  net?: unknown;
 }
 
 export function threadSlot(): ThreadSlot {

@@ -7,6 +7,7 @@
 
 import type { RuntimeKnobs, TaskQueueSettings } from './settings.js';
 
+import type { PortConfig } from './ports.js';
 export type DriverKind = 'io' | 'exec' | 'hybrid';
 
 /**
@@ -74,6 +75,8 @@ export interface GatioConfig {
   arena?: Size;
   drivers?: DriversSpec;
   prefault?: boolean;
+  /** port servers (TCP, UDP) and the drivers that serve each: tpc/ports.ts, docs/net.md */
+  ports?: PortConfig[];
 }
 
 export const DRIVER_KINDS: readonly DriverKind[] = ['io', 'exec', 'hybrid'];
@@ -82,7 +85,7 @@ export const DEFAULT_SMT: SmtPolicy = 'core';
 export const DEFAULT_DRIVER_KIND: DriverKind = 'hybrid';
 
 /** Keys each level accepts; anything else is an error (with a did-you-mean). */
-export const CONFIG_KEYS = ['tpcs', 'smt', 'reserve', 'arena', 'drivers', 'prefault', 'modules', 'queues', 'runtime'] as const;
+export const CONFIG_KEYS = ['tpcs', 'smt', 'reserve', 'arena', 'drivers', 'prefault', 'modules', 'queues', 'runtime', 'ports'] as const;
 export const TPC_KEYS = ['name', 'node', 'cores', 'reserve', 'arena', 'prefault', 'smt', 'drivers'] as const;
 export const DRIVER_COUNT_KEYS = ['io', 'exec', 'hybrid'] as const;
 

@@ -1,6 +1,7 @@
 // The plan: which TPCs exist and which driver runs on which PU. A pure
 // function of (topology, config): validate.ts checks and resolves the config,
 // this file numbers and names the drivers and prints the result.
+import type { ResolvedPort } from './ports.js';
 import type { Topology, TopologySource } from './topology.js';
 import { formatList } from './cpuset.js';
 import { formatSize } from './size.js';
@@ -52,6 +53,8 @@ export interface Plan {
   drivers: PlannedDriver[];
   /** the machine-wide reserve */
   reserved: number[];
+  /** port servers and the drivers serving each (tpc/ports.ts) */
+  ports: ResolvedPort[];
   warnings: ConfigIssue[];
 }
 
@@ -101,7 +104,7 @@ export function plan(topology: Topology, config: GatioConfig = {}, options: Plan
     if (other !== undefined) throw new Error(`gatio planner bug: drivers ${other} and ${d.name} both on PU ${d.pu}`);
     owner.set(d.pu, d.name);
   }
-  return { source: topology.source, tpcs, drivers, reserved: r.reserved, warnings: r.warnings };
+  return { source: topology.source, tpcs, drivers, reserved: r.reserved, ports: r.ports, warnings: r.warnings };
 }
 
 /** Left-aligned columns; the header row first. */
@@ -136,6 +139,22 @@ export function formatPlan(p: Plan): string {
       ...p.drivers.map((d) => [`${d.id}`, d.name, d.kind, p.tpcs[d.tpc]!.name, `${d.node}`, `${d.core}`, `${d.pu}`]),
     ]),
   );
+  if (p.ports.length > 0) {
+    out.push('');
+    out.push(
+      ...table([
+        ['PORT', 'PROTOCOL', 'HOST', 'HANDLER', 'DRIVERS', 'BUFFERS'],
+        ...p.ports.map((q) => [
+          `${q.port === 0 ? '0 (any)' : q.port}`,
+          q.protocol,
+          q.host,
+          q.handler,
+          q.drivers.map((id) => p.drivers[id]!.name).join(', '),
+          `${q.options.bufCount} x ${formatSize(q.options.bufSize)}`,
+        ]),
+      ]),
+    );
+  }
   if (p.reserved.length > 0) out.push('', `reserved (no drivers): core${p.reserved.length === 1 ? '' : 's'} ${formatList(p.reserved)}`);
   if (p.warnings.length > 0) out.push('', 'warnings:', ...formatIssues(p.warnings).split('\n').map((l) => `  ${l}`));
   return out.join('\n');

@@ -29,6 +29,7 @@ import {
 import { didYouMean, suggestion } from './did-you-mean.js';
 import { checkRuntimeSettings, type RuntimeSettings } from './settings.js';
 import { runtimeFootprint } from './footprint.js';
+import { portBufferBytes, resolvePorts, type ResolvedPort } from './ports.js';
 
 export interface ValidationResult {
   ok: boolean;
@@ -62,6 +63,8 @@ export interface ResolvedTpc {
 export interface Resolution extends ValidationResult {
   /** meaningful only when ok */
   tpcs: ResolvedTpc[];
+  /** the port servers and their drivers (meaningful only when ok) */
+  ports: ResolvedPort[];
   /** the machine-wide reserve */
   reserved: number[];
 }
@@ -373,7 +376,7 @@ class Checker {
 /** Checks and resolves a config. Pure: same (config, topology), same result. */
 export function resolveConfig(config: unknown, topo: Topology): Resolution {
   const ck = new Checker(topo);
-  const fail = (): Resolution => ({ ok: false, errors: ck.errors, warnings: ck.warnings, tpcs: [], reserved: [] });
+  const fail = (): Resolution => ({ ok: false, errors: ck.errors, warnings: ck.warnings, tpcs: [], ports: [], reserved: [] });
   const cfg = config ?? {};
   if (!isObject(cfg)) {
     ck.error('', `expected a config object, got ${Array.isArray(cfg) ? 'a list' : show(cfg)}`, cfg);
@@ -472,11 +475,28 @@ export function resolveConfig(config: unknown, topo: Topology): Resolution {
     }
   }
 
+  // Ports, once every TPC resolved (their drivers are what a port selects).
+  let ports: ResolvedPort[] = [];
+  if (drafts.length === tpcs.length) {
+    ports = resolvePorts(cfg.ports, tpcs, (path, message, value) => ck.error(path, message, value));
+    // Each driver's buffer rings come out of its TPC's arena, beside the runtime's own blocks.
+    let id = 0;
+    tpcs.forEach((t, ti) => {
+      const jsDrivers = t.slots.filter((s) => s.kind !== 'io').length;
+      const own = runtimeFootprint(runtime.knobs, t.slots.length, jsDrivers, ti === 0).bytes;
+      let buffers = 0;
+      for (let k = 0; k < t.slots.length; k++) buffers += portBufferBytes(ports, id++, ti);
+      if (buffers > 0 && own + buffers > t.arenaBytes * 0.75) {
+        ck.error('ports', `the buffer rings of ${t.name}'s drivers take ${formatSize(buffers)} of its ${formatSize(t.arenaBytes)} arena (with the runtime's ${formatSize(own)}, over 75%): use fewer or smaller buffers (ports[].buffers), or a larger arena`, formatSize(buffers));
+      }
+    });
+  } else if (cfg.ports !== undefined && !Array.isArray(cfg.ports)) resolvePorts(cfg.ports, [], (path, message, value) => ck.error(path, message, value));
+
   // Issues were found phase by phase; users read them per place in the config.
   ck.errors.sort(byPath);
   ck.warnings.sort(byPath);
   if (ck.errors.length > 0) return fail();
-  return { ok: true, errors: [], warnings: ck.warnings, tpcs, reserved: globalReserved };
+  return { ok: true, errors: [], warnings: ck.warnings, tpcs, ports, reserved: globalReserved };
 }
 
 /** Orders issues by path, numbers by value ("tpcs[2]" before "tpcs[10]"); stable within a path. */

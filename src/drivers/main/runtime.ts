@@ -17,6 +17,10 @@ import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.j
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
+import { closePort, openPort, rejoinPort, type Control, type OpenPort } from './ports.js';
+import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
+import { PortError, PortHandlerError } from '../../net/errors.js';
+import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
 import { MessageQueue } from '../protocol/queue.js';
 import { ShutdownError } from '../shared/errors.js';
 import type { RouteReason } from '../shared/router.js';
@@ -230,6 +234,63 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       }
     }
     this.mailbox.setTasks(first);
+    // Ports, one after the other: each listens on its drivers, which must agree on what they got.
+    for (const spec of this.plan.ports) await this.openPortSpec(spec);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Ports (drivers/main/ports.ts; the servers themselves are src/net/).
+
+  private readonly portTable = new Map<string, OpenPort>();
+  private readonly controlFn: Control = (driver, op, body, timeoutMs) => this.control(driver, op, body, timeoutMs);
+
+  private async openPortSpec(spec: ResolvedPort): Promise<PortInfo> {
+    const drivers = spec.drivers.map((id) => this.plan.drivers[id]!);
+    const down = drivers.filter((d) => this.threads[d.id]!.state !== 'running');
+    if (down.length > 0) throw new PortError(`gatio: ${spec.key}: ${down.map((d) => `driver ${d.id} (${d.name})`).join(', ')} ${down.length === 1 ? 'is' : 'are'} not running`, 'GATIO_PORT_LISTEN', spec.key);
+    if (spec.port !== 0 && this.portTable.has(spec.key)) throw new PortError(`gatio: ${spec.key} is already being served`, 'GATIO_PORT_LISTEN', spec.key);
+    const open = await openPort(spec, drivers, this.controlFn);
+    open.key = `${open.protocol}:${open.port}`;
+    this.portTable.set(open.key, open);
+    return portInfo(open);
+  }
+
+  /**
+   * Opens a port server at run time, with the checks a config's `ports`
+   * entry gets (ConfigError with the field at fault; PortError when the
+   * drivers cannot listen or disagree). Resolves once every driver accepts.
+   */
+  async listen(config: PortConfig): Promise<PortInfo> {
+    if (this.closing) throw new ShutdownError('gatio: the runtime is shutting down; no new ports');
+    const errors: ConfigIssue[] = [];
+    const tpcs = this.plan.tpcs.map((t) => ({ name: t.name, slots: t.drivers.map((id) => ({ kind: this.plan.drivers[id]!.kind })) }));
+    const [spec] = resolvePorts([config], tpcs, (path, message, value) => errors.push({ path: path.replace(/^ports\[0\]/, 'listen()'), message, value }));
+    if (errors.length > 0 || !spec) throw new ConfigError(errors);
+    return this.openPortSpec(spec);
+  }
+
+  /** Stops serving a port ("tcp:9000", or its number and protocol): no more accepts, its connections closed. */
+  async close(port: string | { port: number; protocol: 'tcp' | 'udp' }): Promise<void> {
+    const key = typeof port === 'string' ? port : `${port.protocol}:${port.port}`;
+    const open = this.portTable.get(key);
+    if (!open) throw new Error(`gatio: ${key} is not being served (serving: ${[...this.portTable.keys()].join(', ') || 'nothing'})`);
+    this.portTable.delete(key);
+    await closePort(open, this.controlFn);
+  }
+
+  /** The ports being served, with their drivers and fingerprint. */
+  ports(): PortInfo[] {
+    return [...this.portTable.values()].map(portInfo);
+  }
+
+  /** A driver that restarted takes its place in its ports again (reported as an 'error' event when it cannot). */
+  private rejoinPorts(t: DriverThread): void {
+    const d = t.layout;
+    for (const open of this.portTable.values()) {
+      if (!open.spec.drivers.includes(d.id)) continue;
+      open.drivers.delete(d.id);
+      rejoinPort(open, this.plan.drivers[d.id]!, this.controlFn).catch((err: Error) => this.reportError(err));
+    }
   }
 
   /** The tasks the task modules define (sorted). */
@@ -334,9 +395,13 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       return;
     }
     t.restarts++;
-    this.startThread(t, 30_000).catch((err: Error) => {
-      t.lastError = `restart failed: ${err.message}`;
-    });
+    for (const open of this.portTable.values()) open.drivers.delete(t.layout.id); // its sockets went with its ring
+    this.startThread(t, 30_000).then(
+      () => this.rejoinPorts(t),
+      (err: Error) => {
+        t.lastError = `restart failed: ${err.message}`;
+      },
+    );
   }
 
   /**
@@ -466,6 +531,10 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const op = view.getUint32(offset + 4, true);
     const from = view.getUint16(offset + 16, true);
     const body = this.mailbox.body(bytes, offset, len);
+    if (op === ControlOp.PortHandlerError) {
+      const [port, handler, callback, err] = body as [string, string, string, unknown];
+      return this.reportError(new PortHandlerError(port, handler, callback, from - 1, err));
+    }
     if (op !== ControlOp.HandlerError) return;
     const [channel, err] = body as [string, unknown];
     this.reportError(new ChannelHandlerError(channel, from === MAIN_ENDPOINT ? null : from - 1, err));
@@ -518,14 +587,15 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     );
     // What only the driver knows: its task queues, its ring's counters and
     // how many gatio timers it has pending (null when it did not answer).
-    type Reply = { queues?: unknown; ring?: unknown; timers?: number; stale?: number } | undefined;
+    type Reply = { queues?: unknown; ring?: unknown; timers?: number; stale?: number; ports?: unknown[] } | undefined;
     return {
       drivers: this.driverStats().map((d, i) => {
         const r = replies[i] as Reply;
-        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null };
+        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null, ports: r?.ports ?? null };
       }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
       routing: { ...this.mailbox.router.decisions } as Record<RouteReason, number>,
+      ports: this.ports(),
       main: { outstanding: this.mailbox.calls.size, backlog: this.mailbox.backlogged() },
     };
   }
@@ -644,3 +714,21 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   }
 }
 
+
+/** A port being served (rt.ports(), rt.listen()). */
+export interface PortInfo {
+  /** "tcp:9000" */
+  key: string;
+  protocol: 'tcp' | 'udp';
+  host: string;
+  port: number;
+  handler: string;
+  /** ids of the drivers serving it */
+  drivers: number[];
+  /** what every one of them got (fingerprint.ts) */
+  fingerprint: string;
+}
+
+function portInfo(o: OpenPort): PortInfo {
+  return { key: o.key, protocol: o.protocol, host: o.host, port: o.port, handler: o.handler, drivers: [...o.drivers.keys()], fingerprint: o.fingerprint };
+}

@@ -51,6 +51,14 @@ export const enum ControlOp {
   SetShares = 5,
   /** to the main thread: something on a driver failed outside any call (body: [channel, error]) */
   HandlerError = 6,
+  /** open a port server's socket, not yet accepting; reply: its effective config and fingerprint (body: net ListenRequest) */
+  Listen = 7,
+  /** start accepting / receiving (body: [server]) */
+  NetStart = 8,
+  /** stop a port server (body: [server, closeConnections]) */
+  NetStop = 9,
+  /** to the main thread: a port handler threw (body: [port, handler, callback, error]) */
+  PortHandlerError = 10,
 }
 
 /** Endpoint 0 is the main thread; driver d is endpoint d + 1. */

@@ -24,9 +24,19 @@ export const OP_READ = 6;
 export const OP_WRITE = 7;
 export const OP_FSYNC = 8;
 export const OP_POLL_ADD = 9;
-const OP_NAMES = ['NOP', 'TIMEOUT', 'TIMEOUT_REMOVE', 'ASYNC_CANCEL', 'OPENAT', 'CLOSE', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD'];
+// Commands to the ring's port servers (native/net_engine.h; src/net/): no SQE of their own.
+export const OP_NET_SEND = 10; // target: connection id; buf, len: staged bytes; flags: SEND_WANT_DRAIN
+export const OP_NET_END = 11; // target: connection id
+export const OP_NET_CLOSE = 12; // target: connection id
+export const OP_NET_PAUSE = 13; // target: connection id
+export const OP_NET_RESUME = 14; // target: connection id
+export const OP_NET_RELEASE = 15; // every buffer lent to JS since the last release goes back
+export const OP_NET_SENDTO = 16; // target: UDP server; buf, len: address slot, then the payload
+const OP_NAMES = ['NOP', 'TIMEOUT', 'TIMEOUT_REMOVE', 'ASYNC_CANCEL', 'OPENAT', 'CLOSE', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD',
+  'NET_SEND', 'NET_END', 'NET_CLOSE', 'NET_PAUSE', 'NET_RESUME', 'NET_RELEASE', 'NET_SENDTO'];
 /** The Ring method that queues each op, for error messages. */
-const OP_METHODS = ['nop', 'timeout', 'timeoutRemove', 'cancel', 'openat', 'closeFd', 'read', 'write', 'fsync', 'pollAdd'];
+const OP_METHODS = ['nop', 'timeout', 'timeoutRemove', 'cancel', 'openat', 'closeFd', 'read', 'write', 'fsync', 'pollAdd',
+  'net', 'net', 'net', 'net', 'net', 'net', 'net'];
 
 /** openat's directory fd meaning "the current directory". */
 export const AT_FDCWD = -100;
@@ -271,6 +281,24 @@ export class Ring {
   /** Completes when `fd` has any of the poll `mask` events; multishot: a completion per event (CQE_F_MORE). */
   pollAdd(fd: number, mask: number, userData: number, multishot = false): void {
     this.#push(OP_POLL_ADD, fd, userData, 0, multishot ? 1 : 0, mask >>> 0, 0, 0);
+  }
+
+  /**
+   * A command for the ring's port servers (OP_NET_*, src/net/). The staged
+   * bytes at `buf` are copied out when the command is read (the next turn()
+   * or a submit), so the staging memory is free again after that.
+   */
+  net(op: number, target: number, buf = 0, len = 0, flags = 0): void {
+    this.#push(op, target, 0, 0, len, flags, buf, 0);
+  }
+
+  /** Hands every pending command to the native side now (without reaping). */
+  submit(): void {
+    this.#check('submit');
+    const n = this.#pending;
+    if (n === 0) return;
+    this.#pending = 0;
+    native().ringSubmit(this.id, n);
   }
 
   // ---- the loop turn ----------------------------------------------------------

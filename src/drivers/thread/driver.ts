@@ -26,6 +26,7 @@ import { Timers } from './timers.js';
 import { CompletionRegistry } from './completions.js';
 import { IoClient } from '../shared/io.js';
 import { deliverChannel } from '../shared/channels.js';
+import { NetReactor, type ListenRequest } from '../../net/reactor.js';
 
 export class JsDriver implements ThreadRuntime, DriverSide {
   readonly id: number;
@@ -50,6 +51,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private readonly running = new Map<string, LazyTaskContext>();
   /** calls cancelled before their task started ("replyTo:callId") */
   private readonly cancelled = new Set<string>();
+  /** the port servers on this driver's ring, made at the first Listen */
+  private net: NetReactor | undefined;
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
   private turnQueued = false;
@@ -169,10 +172,10 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     const ran = this.scheduler.runTurn();
     const backlog = this.mailbox.flush();
     this.publish();
-    if (this.forceExit || (this.draining && this.pending === 0 && !this.scheduler.hasWork() && backlog === 0)) return this.finishExit();
+    if (this.forceExit || (this.draining && this.pending === 0 && !this.scheduler.hasWork() && backlog === 0 && this.netQuiet())) return this.finishExit();
     // Continuations released by runTurn() run right after this function
     // returns; the next turn sees what they did.
-    if (ran || this.scheduler.hasWork() || this.ring.pending > 0 || backlog > 0) return this.scheduleTurn();
+    if (ran || this.scheduler.hasWork() || this.ring.pending > 0 || backlog > 0 || this.ring.more) return this.scheduleTurn();
     this.scheduler.idle();
     if (this.spin()) return this.scheduleTurn();
     this.park();
@@ -239,7 +242,18 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
     this.ring.turn(0);
     this.completions.deliver();
+    this.net?.dispatch();
   }
+
+  /** Draining: every connection's writes have gone out (the ring's close then closes the sockets). */
+  private netQuiet(): boolean {
+    return this.net === undefined || (this.ring.pending === 0 && this.net.quiet());
+  }
+
+  private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void => {
+    this.mailbox.sendControl(MAIN_ENDPOINT, ControlOp.PortHandlerError, [port, handler, callback, err]);
+    this.poke();
+  };
 
   // ---------------------------------------------------------------------------
   // Messages.
@@ -313,7 +327,30 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     switch (op) {
       case ControlOp.Drain:
         this.draining = true;
+        this.net?.drain(); // stop accepting; end every connection once what it queued is sent
         return;
+      case ControlOp.Listen: {
+        try {
+          this.net ??= new NetReactor(this.ring, this.mailbox.arenas[this.tpc]!, this.onPortHandlerError, this.poke);
+          this.mailbox.sendResult(from, callId, true, this.net.listen(body as ListenRequest));
+        } catch (err) {
+          this.mailbox.sendResult(from, callId, false, err);
+        }
+        return;
+      }
+      case ControlOp.NetStart:
+      case ControlOp.NetStop: {
+        try {
+          const [server, closeConnections] = body as [number, boolean?];
+          if (!this.net) throw new Error(`driver ${this.name} has no port servers`);
+          if (op === ControlOp.NetStart) this.net.start(server);
+          else this.net.stop(server, closeConnections === true);
+          this.mailbox.sendResult(from, callId, true, undefined);
+        } catch (err) {
+          this.mailbox.sendResult(from, callId, false, err);
+        }
+        return;
+      }
       case ControlOp.Exit: {
         // The shutdown deadline passed: abort what still runs (the main
         // thread rejects the callers' promises) and stop at the end of this turn.
@@ -325,7 +362,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         return;
       }
       case ControlOp.Stats:
-        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale });
+        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale, ports: this.net?.stats() ?? [] });
         return;
       case ControlOp.DriverDied: {
         const [dead, gen, drained, why] = body as [number, number, boolean?, string?];

@@ -1,0 +1,101 @@
+// Port servers at their limits, each in its own process: 10,000 concurrent
+// connections (more fds than one process may hold for both ends), and
+// accept failing with EMFILE under a low `ulimit -n`, which must back off
+// and resume without spinning while existing connections are served.
+import { skip, test } from './_harness.mjs';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { fixtures } from './_support.mjs';
+import { HOST, bounded, connect, readBytes } from './_net-support.mjs';
+import { netMissing } from './_net-support.mjs';
+
+const missing = await netMissing();
+/** A test that needs the port servers: skipped, with the reason, on a kernel that cannot run them. */
+const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
+
+const SERVER = join(fixtures, 'net', 'server.mjs');
+
+/** Starts the server fixture under `ulimit -n nofile`; resolves { port, ask(cmd), quit(), cpuMs() }. */
+async function server(ports, nofile) {
+  const child = spawn('sh', ['-c', `ulimit -n ${nofile} && exec node ${SERVER} '${JSON.stringify(ports)}'`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await bounded(lines.next(), 20_000, 'server output')).value);
+  const first = await next();
+  return {
+    child,
+    port: first.ports[0].port,
+    async ask(cmd) {
+      child.stdin.write(`${cmd}\n`);
+      return next();
+    },
+    async quit() {
+      child.stdin.write('quit\n');
+      const code = await bounded(new Promise((r) => child.once('exit', r)), 20_000, 'server exit');
+      assert.is(code, 0, 'the server shut down cleanly');
+    },
+  };
+}
+
+netTest('10,000 concurrent connections, each echoed', async () => {
+  const N = 10_000;
+  const srv = await server([{ port: 0, protocol: 'tcp', handler: 'echo', host: HOST }], 20000);
+  const conns = [];
+  try {
+    for (let i = 0; i < N; i += 500) conns.push(...(await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => connect(srv.port)))));
+    assert.is(conns.length, N);
+    const st = await srv.ask('stats');
+    assert.is(st.open, N, `${N} open on the server`);
+    // Every connection is live: each gets its own bytes back.
+    await bounded(
+      Promise.all(
+        conns.map(async (s, i) => {
+          const msg = `c${i}`;
+          const back = readBytes(s, msg.length);
+          s.write(msg);
+          assert.is((await back).toString(), msg);
+        }),
+      ),
+      60_000,
+      `echo on ${N} connections`,
+    );
+  } finally {
+    for (const s of conns) s.destroy();
+    await srv.quit();
+  }
+});
+
+netTest('EMFILE: accept backs off and resumes, existing connections keep being served, nothing spins', async () => {
+  // 64 fds: the runtime's own (eventfds, rings, listeners, Node's) leave room for a handful of connections.
+  const srv = await server([{ port: 0, protocol: 'tcp', handler: 'echo', host: HOST, drivers: [0] }], 64);
+  const conns = [];
+  try {
+    // Connect more than fit: the kernel completes the handshakes (backlog), accept fails with EMFILE.
+    for (let i = 0; i < 60; i++) conns.push(await connect(srv.port));
+    await new Promise((r) => setTimeout(r, 300));
+    const st = await srv.ask('stats');
+    assert.ok(st.acceptErrors > 0 && st.acceptBackoffs > 0, `EMFILE seen and backed off: ${JSON.stringify(st)}`);
+    assert.ok(st.acceptBackoffs < 30, `backed off (50 ms) rather than spun: ${st.acceptBackoffs} backoffs in ~300 ms`);
+    const served = st.open;
+    assert.ok(served > 0 && served < 60, `some accepted (${served}), not all`);
+    // An accepted connection is still served.
+    const back = readBytes(conns[0], 4);
+    conns[0].write('ping');
+    assert.is((await bounded(back, 5000, 'echo under EMFILE')).toString(), 'ping');
+    // Free fds: closing accepted connections lets the waiting ones in.
+    for (const s of conns.slice(0, served)) s.destroy();
+    const t0 = Date.now();
+    let later;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      later = await srv.ask('stats');
+    } while (later.accepted <= served && Date.now() - t0 < 10_000);
+    assert.ok(later.accepted > served, `accepting resumed: ${later.accepted} accepted after ${served}`);
+  } finally {
+    for (const s of conns) s.destroy();
+    await srv.quit();
+  }
+});
+
+test.run();
