@@ -579,7 +579,9 @@ void NetEngine::CloseConn(Conn& c, int err) {
 }
 
 void NetEngine::MaybeFree(Conn& c) {
-  if (!c.closing || c.ops > 0) return;
+  // Once: a completion handler may close (and so free) the connection and
+  // then ask again on its way out.
+  if (!c.closing || c.ops > 0 || c.id == 0) return;
   ::close(c.fd);
   c.fd = -1;
   Server& s = *servers_[c.server];

@@ -213,6 +213,37 @@ netTest('maxConnections: connections past the limit are closed at once and count
   });
 });
 
+netTest('connections closed by resets give their slots back: a full set of new connections is accepted again, many times over', async () => {
+  // A reset ends the recv with an error while it closes the connection: the
+  // slot was once freed twice, the driver's connection count wrapped, and
+  // every later connection was refused.
+  await withRuntime([tcp('echo', { maxConnections: 8, drivers: [0] })], async (rt) => {
+    const port = portOf(rt, 'echo');
+    for (let round = 0; round < 5; round++) {
+      const conns = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+      await bounded(
+        Promise.all(
+          conns.map(async (s, i) => {
+            const back = readBytes(s, 3);
+            s.write(`r${round}${i}`.padEnd(3, '-').slice(0, 3));
+            await back;
+          }),
+        ),
+        5000,
+        `round ${round}: every connection echoed`,
+      );
+      for (const s of conns) {
+        s.write('unread data makes the close a reset');
+        s.resetAndDestroy();
+      }
+      const t0 = Date.now();
+      while ((await portStat(rt, undefined, 'open')) > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.is(await portStat(rt, undefined, 'refused'), 0, 'none refused');
+    assert.is(await portStat(rt, undefined, 'accepted'), 40);
+  });
+});
+
 netTest('remoteAddress, remotePort and localPort are the kernel\'s, over IPv4 and IPv6', async () => {
   await withRuntime([tcp('peer'), tcp('peer', { host: '::1' })], async (rt) => {
     const [v4, v6] = rt.ports();
