@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { formatSize } from '../../tpc/size.js';
 import type { Runtime } from './runtime.js';
 import type { TaskQueueStats } from '../protocol/messages.js';
+import type { RawNetStats } from '../../native.js';
+
+/** One port server on one driver, as rt.stats() reports it. */
+type PortStats = RawNetStats & { port: string; handlerErrors: number };
 
 export type RuntimeStats = Awaited<ReturnType<Runtime['stats']>>;
 
@@ -145,6 +149,16 @@ export function formatStats(s: RuntimeStats): string {
   }
   if (qrows.length) {
     out.push('', table(['DRIVER', 'QUEUE', 'SHARES', 'LATENCY', 'VRUNTIME', 'CPU MS', 'STARTED', 'RUNNING', 'WAITING', 'MAX DELAY MS'], qrows));
+  }
+  // Port servers, per port and driver (src/net/reactor.ts stats()).
+  const prows: (string | number)[][] = [];
+  for (const d of s.drivers) {
+    for (const p of (d.ports as PortStats[] | null) ?? []) {
+      prows.push([p.port, d.name, p.open, p.accepted, p.refused, formatSize(p.bytesIn), formatSize(p.bytesOut), p.recvs, p.enobufs, p.rearms, p.buffersLent, p.sendsInFlight, p.datagrams, p.truncated, p.handlerErrors]);
+    }
+  }
+  if (prows.length) {
+    out.push('', table(['PORT', 'DRIVER', 'OPEN', 'ACCEPTED', 'REFUSED', 'IN', 'OUT', 'RECVS', 'ENOBUFS', 'RE-ARMS', 'LENT', 'SENDING', 'DGRAMS', 'TRUNCATED', 'HANDLER ERR'], prows));
   }
   out.push(
     '',

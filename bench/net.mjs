@@ -1,0 +1,192 @@
+// TCP echo: gatio (a hybrid driver) against a C io_uring echo written for
+// this bench (the limit: bench/net/echo-uring.c) and node:net, interleaved.
+// The server runs on CPU 0, the load generator (bench/net/load.c, C, epoll,
+// checks every echoed byte) on CPU 1. Per case and server: messages/s,
+// p50/p99 round-trip latency, and the server's CPU time per message (from
+// /proc/<pid>/stat over the measured window). Then the RSS of 10,000 idle
+// connections, for two buffer sizes (it must not depend on them).
+//
+//   npm run bench:net -- [--runs 3] [--seconds 3] [--out bench/results/net.json]
+//
+// Needs gcc and liburing-dev (scripts/setup.sh installs them).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { load1, median, writeResults } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('runs', 3));
+const SECONDS = Number(opt('seconds', 3));
+const WARMUP = 1;
+const OUT = opt('out', join(root, 'bench', 'results', 'net.json'));
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+
+const bin = join(root, 'build', 'bench-net');
+mkdirSync(bin, { recursive: true });
+execFileSync('gcc', ['-O2', '-o', join(bin, 'echo-uring'), join(here, 'net', 'echo-uring.c'), '-luring']);
+execFileSync('gcc', ['-O2', '-o', join(bin, 'load'), join(here, 'net', 'load.c')]);
+
+const servers = {
+  'c-io_uring': (port) => [join(bin, 'echo-uring'), String(port)],
+  'gatio-hybrid': (port) => [process.execPath, join(here, 'net', 'gatio-echo.mjs'), String(port), String(SERVER_CPU)],
+  // The same without the driver's idle spin (runtime.spinUs 0): what the spin costs in CPU when the server waits for the load
+  'gatio-nospin': (port) => [process.execPath, join(here, 'net', 'gatio-echo.mjs'), String(port), String(SERVER_CPU)],
+  'node:net': (port) => [process.execPath, join(here, 'net', 'node-echo.mjs'), String(port)],
+};
+const cases = [
+  { name: '64 B ping-pong, 64 connections', conns: 64, size: 64, depth: 1 },
+  { name: '4 KiB, 4 in flight, 16 connections', conns: 16, size: 4096, depth: 4 },
+];
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString());
+/** utime + stime of every thread of pid, in ms */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+function rssKiB(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+let nextPort = 19100;
+async function startServer(name, extraEnv = {}) {
+  const port = nextPort++;
+  if (name === 'gatio-nospin') extraEnv = { ...extraEnv, GATIO_BENCH_SPIN: '0' };
+  const [cmd, ...rest] = servers[name](port);
+  const child = spawn('taskset', ['-c', String(SERVER_CPU), cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } });
+  const lines = createInterface({ input: child.stdout });
+  await new Promise((resolve, reject) => {
+    lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    },
+  };
+}
+
+/** One measured run of `c` against a running server. */
+async function load(srv, c) {
+  const child = spawn('taskset', ['-c', String(LOAD_CPU), join(bin, 'load'), String(srv.port), String(c.conns), String(c.size), String(c.depth), String(WARMUP), String(SECONDS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // The server's CPU over the measured window only: sampled when the warm-up ends and when the load stops.
+  const t0 = setTimeout(() => (cpu0 = cpuMs(srv.pid)), WARMUP * 1000);
+  let cpu0 = 0;
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise((r) => child.once('exit', r));
+  clearTimeout(t0);
+  const cpu = cpuMs(srv.pid) - cpu0;
+  if (code !== 0) throw new Error(`load exited with ${code}: ${out}`);
+  const r = JSON.parse(out);
+  return { ...r, serverCpuMs: cpu, serverCpuUsPerMsg: (cpu * 1000) / r.messages };
+}
+
+const loadBefore = load1();
+const runs = [];
+for (let run = 0; run < RUNS; run++) {
+  // Interleaved: each run visits every server, in a rotated order.
+  const names = Object.keys(servers);
+  const order = names.slice(run % names.length).concat(names.slice(0, run % names.length));
+  for (const name of order) {
+    const srv = await startServer(name);
+    try {
+      for (const c of cases) {
+        const r = await load(srv, c);
+        runs.push({ run, server: name, case: c.name, ...r });
+        console.log(`run ${run} ${name.padEnd(13)} ${c.name.padEnd(36)} ${String(Math.round(r.msgsPerSec)).padStart(8)} msg/s  p50 ${r.p50Us} us  p99 ${r.p99Us} us  server ${r.serverCpuUsPerMsg.toFixed(2)} us CPU/msg  errors ${r.errors}`);
+      }
+    } finally {
+      await srv.stop();
+    }
+  }
+}
+
+const summary = {};
+for (const c of cases) {
+  summary[c.name] = {};
+  for (const name of Object.keys(servers)) {
+    const rs = runs.filter((r) => r.case === c.name && r.server === name);
+    summary[c.name][name] = {
+      msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
+      p50Us: median(rs.map((r) => r.p50Us)),
+      p99Us: median(rs.map((r) => r.p99Us)),
+      serverCpuUsPerMsg: median(rs.map((r) => r.serverCpuUsPerMsg)),
+      clientCpuShare: median(rs.map((r) => r.clientCpuMs / (r.seconds * 1000))),
+    };
+  }
+  const s = summary[c.name];
+  s.ratios = {
+    'gatio/c throughput': s['gatio-hybrid'].msgsPerSec / s['c-io_uring'].msgsPerSec,
+    'gatio/node throughput': s['gatio-hybrid'].msgsPerSec / s['node:net'].msgsPerSec,
+    'c/gatio CPU per msg': s['c-io_uring'].serverCpuUsPerMsg / s['gatio-hybrid'].serverCpuUsPerMsg,
+    'node/gatio CPU per msg': s['node:net'].serverCpuUsPerMsg / s['gatio-hybrid'].serverCpuUsPerMsg,
+    'node/gatio-nospin CPU per msg': s['node:net'].serverCpuUsPerMsg / s['gatio-nospin'].serverCpuUsPerMsg,
+  };
+}
+
+// RSS of idle connections (the client is this process). The slope between
+// 5,000 and 10,000 connections: what one more connection costs, without the
+// one-time cost of faulting in the buffer ring (its pages are touched as the
+// first connections use buffers; with transparent huge pages, whole 2 MiB
+// pages at once).
+async function idleRss(name, env) {
+  const srv = await startServer(name, env);
+  const socks = [];
+  const open = async (n) => {
+    for (let i = 0; i < n; i += 500) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(500, n - i) }, () => new Promise((resolve, reject) => {
+          const s = net.connect(srv.port, '127.0.0.1', () => resolve(s));
+          s.once('error', reject);
+        })),
+      );
+      // One byte each, echoed: every connection has been through accept and a recv.
+      await Promise.all(batch.map((s) => new Promise((r) => (s.once('data', r), s.write('x')))));
+      socks.push(...batch);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    return rssKiB(srv.pid);
+  };
+  try {
+    const empty = rssKiB(srv.pid);
+    const at5k = await open(5000);
+    const at10k = await open(5000);
+    return { emptyKiB: empty, at5kKiB: at5k, at10kKiB: at10k, perConnBytes: Math.round(((at10k - at5k) * 1024) / 5000) };
+  } finally {
+    for (const s of socks) s.destroy();
+    await srv.stop();
+  }
+}
+const idle = {
+  'gatio-hybrid (16 KiB buffers)': await idleRss('gatio-hybrid', { GATIO_BENCH_BUF: '16384' }),
+  'gatio-hybrid (64 KiB buffers)': await idleRss('gatio-hybrid', { GATIO_BENCH_BUF: '65536' }),
+  'node:net': await idleRss('node:net', {}),
+  'c-io_uring': await idleRss('c-io_uring', {}),
+};
+
+for (const [k, v] of Object.entries(summary)) {
+  console.log(`\n${k} (median of ${RUNS}):`);
+  for (const [n, m] of Object.entries(v)) if (n !== 'ratios') console.log(`  ${n.padEnd(13)} ${String(Math.round(m.msgsPerSec)).padStart(8)} msg/s  p50 ${m.p50Us} us  p99 ${m.p99Us} us  ${m.serverCpuUsPerMsg.toFixed(2)} us server CPU/msg  (load generator ${Math.round(m.clientCpuShare * 100)}% of its CPU)`);
+  for (const [r, x] of Object.entries(v.ratios)) console.log(`  ${r}: ${x.toFixed(2)}x`);
+}
+console.log('\nRSS of 10,000 idle connections:');
+for (const [k, v] of Object.entries(idle)) console.log(`  ${k.padEnd(30)} ${v.emptyKiB} KiB empty, ${v.at5kKiB} at 5,000, ${v.at10kKiB} at 10,000: ${v.perConnBytes} bytes per connection`);
+
+writeResults(OUT, `node bench/net.mjs --runs ${RUNS} --seconds ${SECONDS}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, idle, runs });
