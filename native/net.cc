@@ -79,6 +79,15 @@ bool ParseAddr(const std::string& host, int port, sockaddr_storage* out, socklen
   return false;
 }
 
+// A list of CPU numbers (steering), or none.
+std::vector<int> Cpus(Napi::Value v, const char* fn) {
+  std::vector<int> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(static_cast<int>(WholeNumber(a.Get(i), fn, "steer[i]", 0, 1 << 20)));
+  return out;
+}
+
 // netListen(ringId, spec) -> { server, fd, port, backlog, rcvBuf, sndBuf, reusePort, noDelay }
 // spec: { protocol, host, port, backlog, reusePort, noDelay, rcvBuf, sndBuf,
 //         bufBlock, bufCount, bufSize, maxConnections, highWater, maxQueued }
@@ -107,6 +116,7 @@ Napi::Value NetListen(const Napi::CallbackInfo& info) {
   spec.maxConnections = static_cast<unsigned>(WholeField(o, fn, "maxConnections", 0, 1 << 20, 65536));
   spec.highWater = static_cast<uint32_t>(WholeField(o, fn, "highWater", 0, UINT32_MAX, 1 << 20));
   spec.maxQueued = static_cast<uint32_t>(WholeField(o, fn, "maxQueued", 0, UINT32_MAX, 64u << 20));
+  spec.steer = Cpus(o.Get("steer"), fn);
   ListenResult r;
   std::string why;
   int rc = net.Listen(spec, &r, &why);
@@ -193,6 +203,8 @@ Napi::Value NetStats(const Napi::CallbackInfo& info) {
   set("datagrams", s.datagrams);
   set("truncated", s.truncated);
   set("sendErrors", s.sendErrors);
+  set("incomingLocal", s.incomingLocal);
+  set("incomingOther", s.incomingOther);
   return o;
 }
 

@@ -2,7 +2,9 @@
 #include "net_engine.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +38,21 @@ int SoMaxConn() {
   int v = 0;
   if (f >> v && v > 0) return v;
   return 4096;
+}
+
+// The classic BPF program of CPU steering: A = the receiving CPU; for each
+// socket i of the group, "if A == cpu[i] return i"; otherwise A % n.
+int AttachSteering(int fd, const std::vector<int>& cpus) {
+  std::vector<sock_filter> prog;
+  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_CPU)));
+  for (size_t i = 0; i < cpus.size(); i++) {
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(cpus[i]), 0, 1));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, static_cast<uint32_t>(i)));
+  }
+  prog.push_back(BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, static_cast<uint32_t>(cpus.size())));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_A, 0));
+  sock_fprog fp{static_cast<unsigned short>(prog.size()), prog.data()};
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fp, sizeof fp) == 0 ? 0 : -errno;
 }
 
 int GetInt(int fd, int level, int opt) {
@@ -184,6 +201,13 @@ int NetEngine::Listen(const ListenSpec& spec, ListenResult* out, std::string* wh
   if (!spec.udp && spec.noDelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) return fail("setsockopt(TCP_NODELAY)");
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&spec.addr), spec.addrLen) < 0) return fail("bind()");
   if (!spec.udp && ::listen(fd, spec.backlog) < 0) return fail("listen()");
+  if (!spec.steer.empty()) {
+    int e = AttachSteering(fd, spec.steer);
+    if (e < 0) {
+      errno = -e;
+      return fail("setsockopt(SO_ATTACH_REUSEPORT_CBPF)");
+    }
+  }
 
   // The buffer ring: our own memory (an arena block), registered by hand;
   // liburing 2.3 has no io_uring_setup_buf_ring.
@@ -361,6 +385,9 @@ void NetEngine::OnAccept(Server& s, int res, bool more) {
         int one = 1;
         setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       }
+      int cpu = GetInt(res, SOL_SOCKET, SO_INCOMING_CPU);
+      if (cpu >= 0 && cpu == sched_getcpu()) s.st.incomingLocal++;
+      else s.st.incomingOther++;
       s.conns++;
       s.st.accepted++;
       s.st.open++;

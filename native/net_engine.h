@@ -79,7 +79,12 @@ struct ListenSpec {
   unsigned maxConnections = 0;
   uint32_t highWater = 0;      // bytes queued past which write() says false
   uint32_t maxQueued = 0;      // bytes queued past which the connection is closed (ENOBUFS)
-  int cbpfCpus = 0;            // > 0: steer by the receiving CPU (SO_ATTACH_REUSEPORT_CBPF), n CPUs in the group
+  // Steering by CPU: steer[i] is the CPU of the group's i-th socket (in the
+  // order they joined it); a connection (datagram) received on CPU c goes to
+  // the socket whose CPU is c, else to c % n (SO_ATTACH_REUSEPORT_CBPF).
+  // Empty: the kernel's hash. The program is the group's: the socket that
+  // joins last attaches it for all (a driver that rejoins passes the new order).
+  std::vector<int> steer;
 };
 
 // What a listen got, read back from the kernel.
@@ -96,6 +101,8 @@ struct NetServerStats {
   uint64_t bytesIn = 0, bytesOut = 0, recvs = 0, sends = 0, sendsInFlight = 0;
   uint64_t enobufs = 0, rearms = 0, buffersLent = 0, acceptErrors = 0, acceptBackoffs = 0;
   uint64_t datagrams = 0, truncated = 0, sendErrors = 0;
+  // accepted connections whose packets the kernel processed on this driver's CPU (SO_INCOMING_CPU), or elsewhere
+  uint64_t incomingLocal = 0, incomingOther = 0;
 };
 
 class NetEngine final : public CqeSink {

@@ -90,6 +90,8 @@ export interface RawListenSpec {
   maxConnections: number;
   highWater: number;
   maxQueued: number;
+  /** CPU steering: the CPU of each socket of the group, in the order they joined it; empty: the kernel's hash */
+  steer: number[];
 }
 
 /** What the kernel gave a listen, read back (native/net.cc). */
@@ -130,6 +132,9 @@ export interface RawNetStats {
   datagrams: number;
   truncated: number;
   sendErrors: number;
+  /** accepted connections the kernel processed on this driver's CPU (SO_INCOMING_CPU) */
+  incomingLocal: number;
+  incomingOther: number;
 }
 
 /** What ringCreate reports about the ring it set up (native/ring.cc). */

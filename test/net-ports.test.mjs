@@ -5,6 +5,7 @@
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import dgram from 'node:dgram';
+import { execFile } from 'node:child_process';
 import { ConfigError, plan, formatPlan, start, topology, validateConfig } from '../dist/index.js';
 import { HOST, NET, bounded, connect, fdCount, freePort, readAll, readBytes, udpAsk } from './_net-support.mjs';
 import { netMissing } from './_net-support.mjs';
@@ -272,6 +273,62 @@ netTest('a driver dies with a send in flight to a peer that does not read: no fr
     assert.ok(got === null || got.every((b) => b === 120), 'every byte received is one the handler wrote');
     assert.ok(rt.ports()[0].drivers.includes(1), 'the restarted driver serves the port again');
     assert.is(await inUse(), before, "the dead driver's net blocks were freed, and its successor's are the same size");
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+/** Connects `n` times from a child process pinned to `cpu`; resolves each first line (the whoami handler's "driver N"). */
+function connectFromCpu(cpu, port, n) {
+  const src = `const net = require('node:net');
+    (async () => { const out = [];
+      for (let i = 0; i < ${n}; i++) out.push(await new Promise((res, rej) => { const s = net.connect(${port}, '127.0.0.1');
+        let b = ''; s.on('data', (d) => { b += d; if (b.includes('\\n')) { s.destroy(); res(b.split('\\n')[0]); } }); s.on('error', rej); }));
+      console.log(JSON.stringify(out)); })();`;
+  return new Promise((resolve, reject) => {
+    execFile('taskset', ['-c', String(cpu), process.execPath, '-e', src], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))));
+  });
+}
+
+netTest('steering "cpu": every connection goes to the driver on the CPU that received it; "hash" spreads them', async () => {
+  const cpus = topo.pus.filter((p) => topo.allowed.pus.includes(p.os)).map((p) => p.os);
+  if (cpus.length < 2) return skip('needs two CPUs');
+  for (const steering of ['cpu', 'hash']) {
+    const rt = await start({ modules: [NET], ports: [{ port: 0, protocol: 'tcp', handler: 'whoami', host: HOST, steering }] });
+    try {
+      const port = rt.ports()[0].port;
+      for (const cpu of cpus.slice(0, 2)) {
+        const driver = rt.plan.drivers.find((d) => d.pu === cpu);
+        const seen = await connectFromCpu(cpu, port, 30);
+        if (steering === 'cpu') assert.equal([...new Set(seen)], [`driver ${driver.id}`], `a client on CPU ${cpu} reaches only driver ${driver.id}: ${seen}`);
+        else assert.ok(new Set(seen).size > 1, `the hash spreads a client's connections: ${seen}`);
+      }
+      if (steering === 'cpu') {
+        const st = await rt.stats();
+        const ports = st.drivers.flatMap((d) => d.ports ?? []);
+        assert.is(ports.reduce((n, p) => n + p.incomingOther, 0), 0, 'every connection was processed on its driver\'s CPU (SO_INCOMING_CPU)');
+      }
+    } finally {
+      await rt.shutdown();
+    }
+  }
+});
+
+netTest('steering "cpu" survives a driver restart: the group order is tracked as the kernel keeps it', async () => {
+  const cpus = topo.pus.filter((p) => topo.allowed.pus.includes(p.os)).map((p) => p.os);
+  if (cpus.length < 2) return skip('needs two CPUs');
+  const rt = await start({ modules: [NET], ports: [{ port: 0, protocol: 'tcp', handler: 'whoami', host: HOST, steering: 'cpu' }] });
+  try {
+    const port = rt.ports()[0].port;
+    await rt.spawn('net-exit', [4], { driver: 0 }).catch(() => {});
+    await running(rt, 0, 1);
+    const t0 = Date.now();
+    while (!rt.ports()[0].drivers.includes(0) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    for (const cpu of cpus.slice(0, 2)) {
+      const driver = rt.plan.drivers.find((d) => d.pu === cpu);
+      const seen = await connectFromCpu(cpu, port, 20);
+      assert.equal([...new Set(seen)], [`driver ${driver.id}`], `after the restart, CPU ${cpu} still reaches driver ${driver.id}: ${seen}`);
+    }
   } finally {
     await rt.shutdown();
   }

@@ -25,9 +25,10 @@ export interface EffectiveConfig {
   sndBuf: number;
   highWater: number;
   maxQueued: number;
+  steering: 'hash' | 'cpu';
 }
 
-const FIELDS: (keyof EffectiveConfig)[] = ['protocol', 'host', 'port', 'handler', 'shape', 'backlog', 'bufCount', 'bufSize', 'maxConnections', 'noDelay', 'reusePort', 'rcvBuf', 'sndBuf', 'highWater', 'maxQueued'];
+const FIELDS: (keyof EffectiveConfig)[] = ['protocol', 'host', 'port', 'handler', 'shape', 'backlog', 'bufCount', 'bufSize', 'maxConnections', 'noDelay', 'reusePort', 'rcvBuf', 'sndBuf', 'highWater', 'maxQueued', 'steering'];
 
 /** sha256 over the fields in a fixed order, first 16 hex digits. */
 export function fingerprint(e: EffectiveConfig): string {

@@ -36,6 +36,8 @@ export interface ListenRequest {
   port: number;
   handler: string;
   options: ListenOptions;
+  /** steering 'cpu': the CPUs of the group's sockets in join order, this one last; [] otherwise */
+  steer: number[];
 }
 
 /** A driver's answer to a ListenRequest: what it got, and the fingerprint of that. */
@@ -142,6 +144,7 @@ export class NetReactor implements ConnectionOps, DatagramOps {
         maxConnections: o.maxConnections,
         highWater: o.highWater,
         maxQueued: o.maxQueued,
+        steer: req.steer,
       });
     } catch (err) {
       this.#arena.free(block);
@@ -179,6 +182,7 @@ export class NetReactor implements ConnectionOps, DatagramOps {
       sndBuf: r.sndBuf,
       highWater: o.highWater,
       maxQueued: o.maxQueued,
+      steering: o.steering,
     };
     return { server: r.server, effective, fingerprint: fingerprint(effective) };
   }

@@ -31,6 +31,12 @@ export interface PortOptions {
   highWater?: Size;
   /** bytes queued past which the connection is closed: its peer does not read and write()'s false was ignored (default 64 MiB) */
   maxQueued?: Size;
+  /**
+   * Which driver gets a connection: 'hash' (default), the kernel's reuseport
+   * hash; 'cpu', the driver on the CPU that received it (a classic BPF
+   * program on the reuseport group), when the port has a driver there.
+   */
+  steering?: 'hash' | 'cpu';
 }
 
 export interface PortConfig extends PortOptions {
@@ -57,6 +63,7 @@ export interface ListenOptions {
   sndBuf: number;
   highWater: number;
   maxQueued: number;
+  steering: 'hash' | 'cpu';
 }
 
 export interface ResolvedPort {
@@ -73,7 +80,7 @@ export interface ResolvedPort {
   byTpc: Record<number, ListenOptions>;
 }
 
-export const PORT_KEYS = ['port', 'protocol', 'handler', 'host', 'drivers', 'perTpc', 'backlog', 'buffers', 'maxConnections', 'noDelay', 'recvBuffer', 'sendBuffer', 'highWater', 'maxQueued'] as const;
+export const PORT_KEYS = ['port', 'protocol', 'handler', 'host', 'drivers', 'perTpc', 'backlog', 'buffers', 'maxConnections', 'noDelay', 'recvBuffer', 'sendBuffer', 'highWater', 'maxQueued', 'steering'] as const;
 const OVERRIDE_KEYS = ['buffers', 'recvBuffer', 'sendBuffer'] as const;
 
 export const PORT_DEFAULTS: ListenOptions = {
@@ -86,6 +93,7 @@ export const PORT_DEFAULTS: ListenOptions = {
   sndBuf: 0,
   highWater: 1024 * 1024,
   maxQueued: 64 * 1024 * 1024,
+  steering: 'hash',
 };
 
 function size(v: unknown, path: string, min: number, max: number, report: IssueSink): number | undefined {
@@ -135,6 +143,10 @@ function options(o: Record<string, unknown>, path: string, base: ListenOptions, 
   r.sndBuf = size(o.sendBuffer, `${path}.sendBuffer`, 1, 1 << 30, report) ?? r.sndBuf;
   r.highWater = size(o.highWater, `${path}.highWater`, 1, 2 ** 32 - 1, report) ?? r.highWater;
   r.maxQueued = size(o.maxQueued, `${path}.maxQueued`, 1, 2 ** 32 - 1, report) ?? r.maxQueued;
+  if (o.steering !== undefined) {
+    if (o.steering !== 'hash' && o.steering !== 'cpu') report(`${path}.steering`, `expected "hash" or "cpu", got ${JSON.stringify(o.steering)}`, o.steering);
+    else r.steering = o.steering;
+  }
   if (r.maxQueued < r.highWater) report(`${path}.maxQueued`, `must be at least highWater (${formatSize(r.highWater)})`, o.maxQueued);
   return r;
 }

@@ -29,12 +29,18 @@ export interface OpenPort {
   fingerprint: string;
   /** the config entry, for drivers that rejoin after a restart */
   spec: ResolvedPort;
+  /**
+   * The drivers' sockets in the kernel's reuseport group order (steering
+   * 'cpu' maps CPUs to indices of it): joined in listen order; a socket that
+   * leaves is replaced by the last one (the kernel's reuseport_detach_sock).
+   */
+  order: number[];
 }
 
 const TIMEOUT_MS = 10_000;
 
-function request(spec: ResolvedPort, d: PlannedDriver, port: number): ListenRequest {
-  return { key: spec.key, protocol: spec.protocol, host: spec.host, port, handler: spec.handler, options: spec.byTpc[d.tpc] ?? spec.options };
+function request(spec: ResolvedPort, d: PlannedDriver, port: number, steer: number[]): ListenRequest {
+  return { key: spec.key, protocol: spec.protocol, host: spec.host, port, handler: spec.handler, options: spec.byTpc[d.tpc] ?? spec.options, steer };
 }
 
 function label(d: PlannedDriver): string {
@@ -47,9 +53,12 @@ export async function openPort(spec: ResolvedPort, drivers: PlannedDriver[], con
   const closeOpened = async () => {
     await Promise.all(opened.map(({ d, reply }) => control(d.id, ControlOp.NetStop, [reply.server, true], TIMEOUT_MS).catch(() => {})));
   };
+  const cpu = spec.options.steering === 'cpu';
   const listen = async (d: PlannedDriver, port: number) => {
+    // CPU steering: the program attached by each socket covers the group so far; the last one's covers all.
+    const steer = cpu ? [...opened.map((o) => o.d.pu), d.pu] : [];
     try {
-      const reply = (await control(d.id, ControlOp.Listen, request(spec, d, port), TIMEOUT_MS)) as ListenReply;
+      const reply = (await control(d.id, ControlOp.Listen, request(spec, d, port, steer), TIMEOUT_MS)) as ListenReply;
       opened.push({ d, reply });
       return reply;
     } catch (err) {
@@ -61,7 +70,10 @@ export async function openPort(spec: ResolvedPort, drivers: PlannedDriver[], con
   try {
     const first = await listen(drivers[0]!, spec.port);
     const port = first.effective.port;
-    const rest = await Promise.allSettled(drivers.slice(1).map((d) => listen(d, port)));
+    // One after the other with CPU steering (the group's order is the listen order), else all at once.
+    const rest: PromiseSettledResult<ListenReply>[] = [];
+    if (cpu) for (const d of drivers.slice(1)) rest.push(...(await Promise.allSettled([listen(d, port)])));
+    else rest.push(...(await Promise.allSettled(drivers.slice(1).map((d) => listen(d, port)))));
     const failed = rest.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const replies = [first, ...rest.map((r) => (r as PromiseFulfilledResult<ListenReply>).value)];
@@ -85,6 +97,7 @@ export async function openPort(spec: ResolvedPort, drivers: PlannedDriver[], con
       effective: first.effective,
       fingerprint: first.fingerprint,
       spec,
+      order: drivers.map((d) => d.id),
     };
   } catch (err) {
     await closeOpened();
@@ -93,10 +106,13 @@ export async function openPort(spec: ResolvedPort, drivers: PlannedDriver[], con
 }
 
 /** A restarted driver takes its place in a port again, if it gets the same config as the others. */
-export async function rejoinPort(open: OpenPort, d: PlannedDriver, control: Control): Promise<void> {
+export async function rejoinPort(open: OpenPort, d: PlannedDriver, drivers: PlannedDriver[], control: Control): Promise<void> {
   let reply: ListenReply;
+  leaveGroup(open, d.id);
+  const order = [...open.order, d.id];
+  const steer = open.spec.options.steering === 'cpu' ? order.map((id) => drivers[id]!.pu) : [];
   try {
-    reply = (await control(d.id, ControlOp.Listen, request(open.spec, d, open.port), TIMEOUT_MS)) as ListenReply;
+    reply = (await control(d.id, ControlOp.Listen, request(open.spec, d, open.port, steer), TIMEOUT_MS)) as ListenReply;
   } catch (err) {
     throw new PortError(`gatio: ${open.key}: restarted ${label(d)} could not listen again: ${(err as Error).message}`, 'GATIO_PORT_LISTEN', open.key, { cause: err });
   }
@@ -104,8 +120,18 @@ export async function rejoinPort(open: OpenPort, d: PlannedDriver, control: Cont
     await control(d.id, ControlOp.NetStop, [reply.server, true], TIMEOUT_MS).catch(() => {});
     throw new PortError(`gatio: ${open.key}: restarted ${label(d)} got a different config: ${differences(open.effective, reply.effective).join('; ')}; it does not serve the port`, 'GATIO_PORT_MISMATCH', open.key);
   }
+  open.order = order;
   await control(d.id, ControlOp.NetStart, [reply.server], TIMEOUT_MS);
   open.drivers.set(d.id, { server: reply.server, fingerprint: reply.fingerprint });
+}
+
+/** A driver's socket left the group (its driver died): the last socket takes its index, as in the kernel. */
+export function leaveGroup(open: OpenPort, driver: number): void {
+  open.drivers.delete(driver);
+  const k = open.order.indexOf(driver);
+  if (k < 0) return;
+  open.order[k] = open.order[open.order.length - 1]!;
+  open.order.pop();
 }
 
 /** Stops a port on every driver serving it, closing its connections. */

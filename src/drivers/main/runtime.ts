@@ -17,7 +17,7 @@ import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.j
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
-import { closePort, openPort, rejoinPort, type Control, type OpenPort } from './ports.js';
+import { closePort, leaveGroup, openPort, rejoinPort, type Control, type OpenPort } from './ports.js';
 import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
 import { PortError, PortHandlerError } from '../../net/errors.js';
 import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
@@ -288,8 +288,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const d = t.layout;
     for (const open of this.portTable.values()) {
       if (!open.spec.drivers.includes(d.id)) continue;
-      open.drivers.delete(d.id);
-      rejoinPort(open, this.plan.drivers[d.id]!, this.controlFn).catch((err: Error) => this.reportError(err));
+      rejoinPort(open, this.plan.drivers[d.id]!, this.plan.drivers, this.controlFn).catch((err: Error) => this.reportError(err));
     }
   }
 
@@ -395,7 +394,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       return;
     }
     t.restarts++;
-    for (const open of this.portTable.values()) open.drivers.delete(t.layout.id); // its sockets went with its ring
+    for (const open of this.portTable.values()) leaveGroup(open, t.layout.id); // its sockets went with its ring
     this.startThread(t, 30_000).then(
       () => this.rejoinPorts(t),
       (err: Error) => {
