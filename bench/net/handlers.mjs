@@ -6,3 +6,11 @@ defineTcpHandler('bench-echo', {
     conn.write(bytes);
   },
 });
+
+// bench/net-steering.mjs: says which driver took the connection, then ends it.
+import { driverInfo } from 'gatio';
+defineTcpHandler('bench-who', {
+  open(conn) {
+    conn.end(`${driverInfo().id}\n`);
+  },
+});
