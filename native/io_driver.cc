@@ -31,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -40,9 +41,12 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "addon.h"
+#include "net_engine.h"
+#include "net_msgs.h"
 #include "queue.h"
 #include "ring.h"
 
@@ -72,6 +76,7 @@ int64_t NowNs() {
 struct IoDriver {
   // Written before the thread starts, read-only afterwards.
   uint16_t driverId = 0;
+  unsigned tpc = 0;  // its TPC: the arena its buffer rings, queues and staging rings live in
   int pu = -1;
   int eventfd = -1;  // the inbox's eventfd; owned by the runtime, which closes it only after stop
   unsigned ringEntries = 256;
@@ -140,7 +145,9 @@ class Loop {
     if (!d_->failure.empty()) {
       std::fprintf(stderr, "gatio: io driver %u (PU %d) stopped serving: %s\n", d_->driverId, d_->pu, d_->failure.c_str());
     }
+    if (net_) net_->Shutdown();  // stops every accept, closes every connection: the close below drains their ops
     d_->drained = ring_.Close(kCloseTimeoutMs);  // cancels everything, waits for every completion
+    NetClose(d_->drained);
     inFlight_ = 0;
     backlogged_ = 0;
     Publish();
@@ -182,6 +189,7 @@ class Loop {
       uint32_t popped = 0;
       if (inFlight_ < cap_) popped = d_->inbox->Drain([this](const uint8_t* p, uint32_t n) { OnRequest(p, n); }, cap_ - inFlight_);
       messages_ += popped;
+      NetTurn();
       int rc = ring_.Submit(0, &why);
       if (rc < 0) return Fail("io_uring_enter", rc);
       unsigned reaped = ReapAll();
@@ -208,6 +216,277 @@ class Loop {
     }
   }
 
+
+  // ---- port servers (io + exec): the sockets here, the handlers on exec drivers ----
+
+  uint8_t* ArenaBase() { return d_->arenas[d_->tpc].base; }
+  uint64_t ArenaBytes() { return d_->arenas[d_->tpc].bytes; }
+  static uint32_t Key(unsigned server, uint16_t bid) { return (server << 16) | bid; }
+
+  void OnNetSetup(const uint8_t* p, uint32_t len) {
+    NetSetupMsg m;
+    if (len < sizeof m) {
+      d_->dropped++;
+      return;
+    }
+    std::memcpy(&m, p, sizeof m);
+    if (m.replyTo >= d_->endpoints.size()) {
+      d_->dropped++;
+      return;
+    }
+    if (m.gen != gen_) {
+      d_->stale++;
+      return;
+    }
+    NetSetupDoneMsg r{};
+    r.kind = kKindNetSetupDone;
+    r.driver = d_->driverId;
+    r.callId = m.callId;
+    r.ok = 1;
+    std::string why;
+    switch (m.op) {
+      case kSetupListen: {
+        int rc = Listen(m, &r, &why);
+        if (rc < 0) {
+          r.ok = 0;
+          r.err = rc;
+        }
+        break;
+      }
+      case kSetupStart:
+        if (!net_ || net_->Start(m.server, &why) < 0) r.ok = 0, r.err = -EINVAL;
+        break;
+      case kSetupStop:
+        if (net_) net_->Stop(m.server, m.flags & kSetupCloseConns);
+        break;
+      case kSetupExecDied:
+        ExecDied(m.died, m.diedGen);
+        break;
+      default:
+        r.ok = 0;
+        r.err = -EOPNOTSUPP;
+    }
+    Send(m.replyTo, &r, sizeof r);
+  }
+
+  int Listen(const NetSetupMsg& m, NetSetupDoneMsg* r, std::string* why) {
+    if (!net_) {
+      if (m.queuedBlock < 0 || static_cast<uint64_t>(m.queuedBlock) + uint64_t{m.slots} * 4 > ArenaBytes() || m.slots == 0) return -EINVAL;
+      queuedBlock_ = static_cast<uint64_t>(m.queuedBlock);
+      blocks_.push_back(queuedBlock_);
+      HeldArena arena = d_->arenas[d_->tpc];
+      net_ = std::make_unique<NetEngine>(&ring_, ArenaBase(), ArenaBytes(), &eventCount_[0], nullptr, 0,
+                                         reinterpret_cast<uint32_t*>(ArenaBase() + queuedBlock_), m.slots, [this, arena](uint64_t blk) {
+                                           auto it = std::find(blocks_.begin(), blocks_.end(), blk);
+                                           if (it == blocks_.end()) return;
+                                           blocks_.erase(it);
+                                           ArenaFreeBlock(arena, blk);
+                                         });
+      net_->SetEventSink([this](const NetEvent& e) { OnNetEvent(e); });
+      ring_.SetSink(net_.get());
+    }
+    ListenSpec spec;
+    spec.udp = m.flags & kSetupUdp;
+    std::memset(&spec.addr, 0, sizeof spec.addr);
+    if (m.family == 6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&spec.addr);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(m.port);
+      std::memcpy(&a->sin6_addr, m.addr, 16);
+      spec.addrLen = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&spec.addr);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(m.port);
+      std::memcpy(&a->sin_addr, m.addr, 4);
+      spec.addrLen = sizeof *a;
+    }
+    spec.backlog = m.backlog;
+    spec.reusePort = m.flags & kSetupReusePort;
+    spec.noDelay = m.flags & kSetupNoDelay;
+    spec.rcvBuf = m.rcvBuf;
+    spec.sndBuf = m.sndBuf;
+    spec.bufBlock = static_cast<uint64_t>(m.bufBlock);
+    spec.bufCount = m.bufCount;
+    spec.bufSize = m.bufSize;
+    spec.maxConnections = m.maxConnections;
+    spec.highWater = m.highWater;
+    spec.maxQueued = m.maxQueued;
+    for (unsigned i = 0; i < m.nSteer && i < 8; i++) spec.steer.push_back(m.steer[i]);
+    if (m.nExecs == 0 || m.nExecs > 8) return -EINVAL;
+    ListenResult out;
+    int rc = net_->Listen(spec, &out, why);
+    if (rc < 0) return rc;
+    blocks_.push_back(spec.bufBlock);  // ours from here: freed when the server has drained, or after our ring's drain
+    if (execs_.size() <= static_cast<size_t>(rc)) execs_.resize(rc + 1), rr_.resize(rc + 1);
+    execs_[rc].assign(m.execs, m.execs + m.nExecs);
+    rr_[rc] = 0;
+    for (unsigned i = 0; i < m.nExecs; i++) execGen_[m.execs[i]] = m.execGens[i];
+    r->server = rc;
+    r->fd = out.fd;
+    r->port = out.port;
+    r->backlog = out.backlog;
+    r->rcvBuf = out.rcvBuf;
+    r->sndBuf = out.sndBuf;
+    r->reusePort = out.reusePort;
+    r->noDelay = out.noDelay;
+    return 0;
+  }
+
+  // An event of the engine: to the exec driver that runs its connection (a
+  // connection stays with the exec driver it was given at accept).
+  void OnNetEvent(const NetEvent& e) {
+    uint16_t ep;
+    const bool lends = e.type == kEvData || e.type == kEvMessage;
+    if (e.server >= execs_.size() || execs_[e.server].empty()) {
+      if (lends) net_->ReturnBuffer(e.server, e.bid);
+      return;
+    }
+    auto& ex = execs_[e.server];
+    if (e.type == kEvMessage) {
+      ep = ex[rr_[e.server]++ % ex.size()];
+    } else if (e.type == kEvOpen) {
+      ep = ex[rr_[e.server]++ % ex.size()];
+      connExec_[e.conn] = ep;
+    } else {
+      auto it = connExec_.find(e.conn);
+      if (it == connExec_.end()) {  // its exec driver died: nobody runs it any more
+        if (lends) net_->ReturnBuffer(e.server, e.bid);
+        return;
+      }
+      ep = it->second;
+      if (e.type == kEvClose) connExec_.erase(it);
+    }
+    if (lends) lentBy_[ep].insert(Key(e.server, e.bid));
+    NetEventMsg m{};
+    m.kind = kKindNetEvent;
+    m.type = e.type;
+    m.driver = d_->driverId;
+    m.conn = e.conn;
+    m.len = e.len;
+    m.aux = e.aux;
+    m.bid = e.bid;
+    m.server = e.server;
+    m.gen = execGen_[ep];
+    if (e.type == kEvOpen) {  // the exec driver cannot ask our socket: the peer travels with the open
+      sockaddr_storage a{};
+      socklen_t al = 0;
+      if (net_->Peer(e.conn, &a, &al) == 0) {
+        if (a.ss_family == AF_INET) {
+          auto* v4 = reinterpret_cast<sockaddr_in*>(&a);
+          m.family = 4;
+          m.peerPort = ntohs(v4->sin_port);
+          std::memcpy(m.peer, &v4->sin_addr, 4);
+        } else if (a.ss_family == AF_INET6) {
+          auto* v6 = reinterpret_cast<sockaddr_in6*>(&a);
+          m.family = 6;
+          m.peerPort = ntohs(v6->sin6_port);
+          std::memcpy(m.peer, &v6->sin6_addr, 16);
+        }
+      }
+    }
+    Send(ep, &m, sizeof m);
+  }
+
+  void OnNetCmd(const uint8_t* p, uint32_t len) {
+    NetCmdMsg c;
+    if (len < sizeof c || !net_) {
+      d_->dropped++;
+      return;
+    }
+    std::memcpy(&c, p, sizeof c);
+    if (c.gen != gen_ || c.from >= d_->endpoints.size() || execGen_[c.from] != c.fromGen) {
+      d_->stale++;  // for our predecessor, or from an exec driver that died since
+      return;
+    }
+    netDirty_ = true;
+    switch (c.op) {
+      case kOpNetRelease: {
+        auto& lent = lentBy_[c.from];
+        if (lent.erase(Key(c.server, c.bid))) {  // only what was lent to this exec driver: a buffer never goes back twice
+          net_->ReturnBuffer(c.server, c.bid);
+          released_ = true;
+        }
+        return;
+      }
+      case kOpNetSend:
+      case kOpNetSendTo: {
+        if (!CopyStaged(c)) {
+          d_->dropped++;
+          return;
+        }
+        if (c.op == kOpNetSend) net_->QueueSend(c.conn, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), c.flags);
+        else net_->SendTo(c.server, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size());
+        return;
+      }
+      default:
+        if (connExec_.count(c.conn) && connExec_[c.conn] == c.from) net_->ConnCommand(c.op, c.conn);
+        return;
+    }
+  }
+
+  // The bytes of a send, out of the sender's staging ring (they may wrap);
+  // then the ring's space is the sender's again.
+  bool CopyStaged(const NetCmdMsg& c) {
+    if (c.staging < 0 || static_cast<uint64_t>(c.staging) + sizeof(StagingHeader) > ArenaBytes()) return false;
+    auto* h = reinterpret_cast<StagingHeader*>(ArenaBase() + static_cast<uint64_t>(c.staging));
+    const uint64_t size = h->size;
+    if (size == 0 || static_cast<uint64_t>(c.staging) + sizeof(StagingHeader) + size > ArenaBytes() || c.len > size) return false;
+    staging_[c.from] = static_cast<uint64_t>(c.staging);
+    const uint8_t* data = reinterpret_cast<const uint8_t*>(h) + sizeof(StagingHeader);
+    const uint64_t pos = static_cast<uint64_t>(c.pos), at = pos % size;
+    const uint64_t first = std::min<uint64_t>(c.len, size - at);
+    scratch_.assign(reinterpret_cast<const char*>(data + at), first);
+    if (first < c.len) scratch_.append(reinterpret_cast<const char*>(data), c.len - first);
+    __atomic_store_n(&h->consumed, pos + c.len, __ATOMIC_RELEASE);
+    return true;
+  }
+
+  // An exec driver died: the connections it ran are closed, the buffers lent
+  // to it come back, its staging ring starts over for its successor.
+  void ExecDied(uint16_t ep, uint16_t newGen) {
+    if (ep >= d_->endpoints.size()) return;
+    execGen_[ep] = newGen;
+    if (!net_) return;
+    std::vector<uint32_t> conns;
+    for (auto& [conn, e] : connExec_)
+      if (e == ep) conns.push_back(conn);
+    for (uint32_t conn : conns) connExec_.erase(conn);  // first: their close events then go nowhere
+    for (uint32_t conn : conns) net_->CloseConnection(conn, -ECONNABORTED);
+    for (uint32_t k : lentBy_[ep]) net_->ReturnBuffer(k >> 16, static_cast<uint16_t>(k & 0xffff));
+    lentBy_[ep].clear();
+    net_->RearmStarved();
+    auto st = staging_.find(ep);
+    if (st != staging_.end()) {
+      auto* h = reinterpret_cast<StagingHeader*>(ArenaBase() + st->second);
+      h->written = 0;
+      __atomic_store_n(&h->consumed, 0, __ATOMIC_RELEASE);
+    }
+  }
+
+  // After the inbox's commands: sends go out, one per connection (the cork);
+  // the connections that ran dry re-arm if buffers came back.
+  void NetTurn() {
+    if (!net_ || !netDirty_) return;
+    netDirty_ = false;
+    if (released_) net_->RearmStarved();
+    released_ = false;
+    net_->Flush();
+  }
+
+  // Our ring has drained (or timed out): the sockets go, and the blocks that were ours.
+  void NetClose(bool drained) {
+    if (!net_) return;
+    ring_.SetSink(nullptr);
+    if (!drained) {
+      net_.release();  // the kernel may still read send buffers: leaked, like the arenas
+      return;
+    }
+    net_.reset();
+    for (uint64_t b : blocks_) ArenaFreeBlock(d_->arenas[d_->tpc], b);
+    blocks_.clear();
+  }
+
   void Fail(const char* what, int rc) { d_->failure = std::string(what) + ": " + std::strerror(-rc); }
 
   // The loop stopped on its own: say so where routing looks (Alive 0) and
@@ -226,7 +505,7 @@ class Loop {
     if (d_->spinNs <= 0) return false;
     const int64_t until = NowNs() + d_->spinNs;
     do {
-      if (!d_->inbox->IsEmpty() || (inFlight_ > 0 && ring_.More())) return true;
+      if (!d_->inbox->IsEmpty() || ((inFlight_ > 0 || net_) && ring_.More())) return true;
       CpuRelax();
     } while (NowNs() < until && !d_->stop.load(std::memory_order_relaxed));
     return false;
@@ -282,6 +561,8 @@ class Loop {
   // One request, copied out of the slot once and checked on the copy (the
   // producer could still scribble on shared memory; the copy is what we use).
   void OnRequest(const uint8_t* p, uint32_t len) {
+    if (len >= 1 && p[0] == kKindNetCmd) return OnNetCmd(p, len);
+    if (len >= 1 && p[0] == kKindNetSetup) return OnNetSetup(p, len);
     IoRequestMsg r;
     if (len < sizeof r || p[0] != kKindIoRequest) {
       d_->dropped++;
@@ -347,13 +628,19 @@ class Loop {
   // Completions are never dropped: a full reply queue keeps them here, in
   // order, until its consumer makes room (Flush retries every turn).
   void Reply(const Op& op, int32_t res, uint32_t flags) {
-    const uint16_t ep = op.replyTo;
     const IoDoneMsg m{kKindIoDone, op.op, d_->driverId, res, op.callId, flags, op.bufArena, 0, op.block};
-    if (backlog_[ep].empty() && d_->endpoints[ep].TryPush(&m, sizeof m)) {
+    Send(op.replyTo, &m, sizeof m);
+  }
+
+  void Send(uint16_t ep, const void* m, uint32_t len) {
+    if (backlog_[ep].empty() && d_->endpoints[ep].TryPush(m, len)) {
       MarkDirty(ep);
       return;
     }
-    backlog_[ep].push_back(m);
+    Blob b;
+    std::memcpy(b.bytes, m, len);
+    b.len = len;
+    backlog_[ep].push_back(b);
     backlogged_++;
   }
 
@@ -369,7 +656,7 @@ class Loop {
     if (backlogged_ > 0) {
       for (uint16_t ep = 0; ep < backlog_.size(); ep++) {
         auto& list = backlog_[ep];
-        while (!list.empty() && d_->endpoints[ep].TryPush(&list.front(), sizeof(IoDoneMsg))) {
+        while (!list.empty() && d_->endpoints[ep].TryPush(list.front().bytes, list.front().len)) {
           list.pop_front();
           backlogged_--;
           MarkDirty(ep);
@@ -405,12 +692,30 @@ class Loop {
   unsigned inFlight_ = 0;   // user ops submitted or queued, not yet completed
   std::vector<Op> ops_;     // by slot (= user_data)
   std::vector<uint32_t> free_;
-  std::vector<std::deque<IoDoneMsg>> backlog_;  // by endpoint
+  // A reply or event waiting for room in its endpoint's queue, copied.
+  struct Blob {
+    uint8_t bytes[64];
+    uint32_t len;
+  };
+  std::vector<std::deque<Blob>> backlog_;  // by endpoint
   size_t backlogged_ = 0;
   std::vector<uint8_t> dirty_;
   std::vector<uint16_t> dirtyList_;
   std::vector<RingCompletion> cpl_;
   bool pollBroken_ = false;
+  // port servers (OnNetSetup ...)
+  std::unique_ptr<NetEngine> net_;
+  uint32_t eventCount_[2] = {0, 0};  // unused in remote mode (events go to OnNetEvent)
+  uint64_t queuedBlock_ = 0;
+  std::vector<uint64_t> blocks_;  // arena blocks that are ours: buffer rings, the queued-bytes array
+  std::vector<std::vector<uint16_t>> execs_;  // by server: the exec endpoints its connections go to
+  std::vector<unsigned> rr_;
+  std::unordered_map<uint32_t, uint16_t> connExec_;  // connection -> its exec endpoint
+  std::unordered_map<uint16_t, std::unordered_set<uint32_t>> lentBy_;  // exec endpoint -> buffers lent to it
+  std::unordered_map<uint16_t, uint16_t> execGen_;   // exec endpoint -> the generation events are stamped with
+  std::unordered_map<uint16_t, uint64_t> staging_;   // exec endpoint -> its staging ring
+  std::string scratch_;
+  bool netDirty_ = false, released_ = false;
   uint64_t parks_ = 0, wakeups_ = 0, turns_ = 0, messages_ = 0, completed_ = 0;
   pid_t tid_ = gettid();  // Loop is constructed on its thread
 };
@@ -503,6 +808,7 @@ Napi::Value IoDriverStart(const Napi::CallbackInfo& info) {
   const double lastTpc = static_cast<double>(d->arenas.size() - 1);
   const double tpc = WholeNumber(o.Get("tpc"), kStart, "tpc", 0, lastTpc);
   const HeldArena& own = d->arenas[static_cast<size_t>(tpc)];
+  d->tpc = static_cast<unsigned>(tpc);
   d->inbox = QueueAt(env, *d, tpc, WholeNumber(o.Get("inboxOffset"), kStart, "inboxOffset", 0, kMaxSafeInteger), "the inbox");
   d->eventfd = static_cast<int>(WholeNumber(o.Get("eventfd"), kStart, "eventfd", 0, INT_MAX));
   d->pu = static_cast<int>(WholeNumber(o.Get("pu"), kStart, "pu", 0, CPU_SETSIZE - 1));

@@ -136,6 +136,7 @@ io_uring_sqe* NetEngine::Sqe() {
 void NetEngine::Emit(uint8_t type, uint8_t server, uint32_t conn, uint16_t bid, uint32_t len, int32_t aux) {
   if (closing_) return;  // the ring is being torn down: nobody reads events any more
   NetEvent e{type, server, bid, conn, len, aux};
+  if (sink_) return sink_(e);
   if (count_ >= cap_ || !overflow_.empty()) {
     overflow_.push_back(e);
     return;
@@ -540,8 +541,16 @@ void NetEngine::OnRecvMsg(Server& s, int res, unsigned flags, bool more) {
 // ---- buffers -------------------------------------------------------------------
 
 void NetEngine::Lend(Server& s, uint16_t bid) {
-  lent_.emplace_back(static_cast<uint8_t>(s.index), bid);
+  if (!sink_) lent_.emplace_back(static_cast<uint8_t>(s.index), bid);  // remote: the io driver tracks them per exec driver
   s.st.buffersLent++;
+}
+
+void NetEngine::ReturnBuffer(unsigned server, uint16_t bid) {
+  if (server >= servers_.size() || !servers_[server] || !servers_[server]->used) return;
+  Server& s = *servers_[server];
+  if (bid >= s.spec.bufCount) return;
+  s.st.buffersLent--;
+  GiveBack(s, bid);
 }
 
 void NetEngine::GiveBack(Server& s, uint16_t bid) {
@@ -556,6 +565,10 @@ void NetEngine::ReleaseLent() {
     GiveBack(s, bid);
   }
   lent_.clear();
+  RearmStarved();
+}
+
+void NetEngine::RearmStarved() {
   // Whoever ran dry re-arms now that there are buffers again.
   for (auto& sp : servers_) {
     if (!sp || !sp->used) continue;
@@ -706,72 +719,70 @@ bool NetEngine::WithinArena(double buf, uint32_t len) const {
   return buf >= 0 && buf == static_cast<double>(static_cast<uint64_t>(buf)) && static_cast<uint64_t>(buf) + len <= bytes_;
 }
 
-std::string NetEngine::Command(const RingCommand& cmd) {
-  switch (cmd.op) {
-    case kOpNetRelease:
-      ReleaseLent();
-      return "";
-    case kOpNetSendTo: {
-      Server& s = *servers_[static_cast<unsigned>(cmd.fd)];
-      if (s.stopping) return "";
-      const uint8_t* p = base_ + static_cast<uint64_t>(cmd.buf);
-      uint32_t alen;
-      std::memcpy(&alen, p + 28, 4);
-      if (alen > sizeof(sockaddr_in6)) alen = sizeof(sockaddr_in6);
-      uint32_t i;
-      if (!freeUdp_.empty()) {
-        i = freeUdp_.back();
-        freeUdp_.pop_back();
-      } else {
-        i = static_cast<uint32_t>(udpSends_.size());
-        udpSends_.emplace_back();
-      }
-      auto h = std::make_unique<UdpSend>();
-      std::memcpy(&h->addr, p, alen);
-      h->data.assign(reinterpret_cast<const char*>(p + kSendToHeader), cmd.len - kSendToHeader);
-      h->iov = {h->data.data(), h->data.size()};
-      h->msg.msg_name = &h->addr;
-      h->msg.msg_namelen = alen;
-      h->msg.msg_iov = &h->iov;
-      h->msg.msg_iovlen = 1;
-      h->server = static_cast<uint8_t>(s.index);
-      io_uring_sqe* sqe = Sqe();
-      if (!sqe) {
-        s.st.sendErrors++;
-        freeUdp_.push_back(i);
-        return "";
-      }
-      io_uring_prep_sendmsg(sqe, s.fd, &h->msg, 0);
-      io_uring_sqe_set_data64(sqe, Ud(kUdSendMsg, s.index, i));
-      s.ops++;
-      udpSends_[i] = std::move(h);
-      return "";
-    }
-    default:
-      break;
+void NetEngine::SendTo(unsigned si, const uint8_t* p, size_t n) {
+  if (si >= servers_.size() || !servers_[si] || !servers_[si]->used || !servers_[si]->udp || n < kSendToHeader) return;
+  Server& s = *servers_[si];
+  if (s.stopping) return;
+  uint32_t alen;
+  std::memcpy(&alen, p + 28, 4);
+  if (alen > sizeof(sockaddr_in6)) alen = sizeof(sockaddr_in6);
+  uint32_t i;
+  if (!freeUdp_.empty()) {
+    i = freeUdp_.back();
+    freeUdp_.pop_back();
+  } else {
+    i = static_cast<uint32_t>(udpSends_.size());
+    udpSends_.emplace_back();
   }
-  Conn* c = Find(static_cast<uint32_t>(cmd.fd));
+  auto h = std::make_unique<UdpSend>();
+  std::memcpy(&h->addr, p, alen);
+  h->data.assign(reinterpret_cast<const char*>(p + kSendToHeader), n - kSendToHeader);
+  h->iov = {h->data.data(), h->data.size()};
+  h->msg.msg_name = &h->addr;
+  h->msg.msg_namelen = alen;
+  h->msg.msg_iov = &h->iov;
+  h->msg.msg_iovlen = 1;
+  h->server = static_cast<uint8_t>(s.index);
+  io_uring_sqe* sqe = Sqe();
+  if (!sqe) {
+    s.st.sendErrors++;
+    freeUdp_.push_back(i);
+    return;
+  }
+  io_uring_prep_sendmsg(sqe, s.fd, &h->msg, 0);
+  io_uring_sqe_set_data64(sqe, Ud(kUdSendMsg, s.index, i));
+  s.ops++;
+  udpSends_[i] = std::move(h);
+}
+
+void NetEngine::QueueSend(uint32_t conn, const uint8_t* p, size_t n, uint32_t flags) {
+  Conn* c = Find(conn);
   // A connection that closed in the batch JS was handling: what its
   // handlers wrote afterwards has nowhere to go (the close event says so).
-  if (!c || !c->open) return "";
+  if (!c || !c->open || c->ending) return;
   Server& s = *servers_[c->server];
-  switch (cmd.op) {
-    case kOpNetSend: {
-      if (c->ending) return "";
-      c->queued.append(reinterpret_cast<const char*>(base_ + static_cast<uint64_t>(cmd.buf)), cmd.len);
-      if (cmd.flags & kSendWantDrain) c->wantDrain = true;
-      const size_t total = (c->sending.size() - c->sent) + c->queued.size();
-      queuedBytes_[c->id & kSlotMask] = static_cast<uint32_t>(std::min<size_t>(total, UINT32_MAX));
-      if (s.spec.maxQueued > 0 && total > s.spec.maxQueued) {
-        CloseConn(*c, -ENOBUFS);  // the peer does not read and the handler ignored write()'s false
-        return "";
-      }
-      if (!c->dirty) {
-        c->dirty = true;
-        dirty_.push_back(c->id);
-      }
-      return "";
-    }
+  c->queued.append(reinterpret_cast<const char*>(p), n);
+  if (flags & kSendWantDrain) c->wantDrain = true;
+  const size_t total = (c->sending.size() - c->sent) + c->queued.size();
+  queuedBytes_[c->id & kSlotMask] = static_cast<uint32_t>(std::min<size_t>(total, UINT32_MAX));
+  if (s.spec.maxQueued > 0 && total > s.spec.maxQueued) {
+    CloseConn(*c, -ENOBUFS);  // the peer does not read and the handler ignored write()'s false
+    return;
+  }
+  if (!c->dirty) {
+    c->dirty = true;
+    dirty_.push_back(c->id);
+  }
+}
+
+void NetEngine::CloseConnection(uint32_t conn, int err) {
+  if (Conn* c = Find(conn)) CloseConn(*c, err);
+}
+
+void NetEngine::ConnCommand(uint8_t op, uint32_t conn) {
+  Conn* c = Find(conn);
+  if (!c || !c->open) return;
+  switch (op) {
     case kOpNetEnd:
       c->ending = true;
       if (!c->sendInFlight && c->queued.empty() && !c->dirty) {
@@ -779,10 +790,10 @@ std::string NetEngine::Command(const RingCommand& cmd) {
         c->shutDown = true;
         if (c->eof) CloseConn(*c, 0);
       }
-      return "";
+      return;
     case kOpNetClose:
       CloseConn(*c, 0);
-      return "";
+      return;
     case kOpNetPause:
       c->paused = true;
       if (c->recvArmed) {
@@ -791,11 +802,29 @@ std::string NetEngine::Command(const RingCommand& cmd) {
           io_uring_sqe_set_data64(sqe, Ud(kUdCancel, c->server, c->id));
         }
       }
-      return "";
+      return;
     case kOpNetResume:
       c->paused = false;
       if (!c->recvArmed && !c->eof) ArmRecv(*c);
-      return "";
+      return;
+  }
+}
+
+std::string NetEngine::Command(const RingCommand& cmd) {
+  const uint8_t* p = base_ + static_cast<uint64_t>(cmd.buf);
+  switch (cmd.op) {
+    case kOpNetRelease:
+      ReleaseLent();
+      break;
+    case kOpNetSendTo:
+      SendTo(static_cast<unsigned>(cmd.fd), p, cmd.len);
+      break;
+    case kOpNetSend:
+      QueueSend(static_cast<uint32_t>(cmd.fd), p, cmd.len, cmd.flags);
+      break;
+    default:
+      ConnCommand(cmd.op, static_cast<uint32_t>(cmd.fd));
+      break;
   }
   return "";
 }

@@ -136,7 +136,7 @@ class NetEngine final : public CqeSink {
   bool Owns(uint64_t userData) const override { return IsOurs(userData); }
   void OnCqe(const io_uring_cqe* cqe) override;
   // Room for the events one more completion can make.
-  bool Room() const override { return closing_ || (overflow_.empty() && count_ + 3 <= cap_); }
+  bool Room() const override { return closing_ || sink_ || (overflow_.empty() && count_ + 3 <= cap_); }
 
   // A net command (kOpNet*) from JS: "" when done, else what was wrong.
   std::string Command(const RingCommand& c);
@@ -149,6 +149,20 @@ class NetEngine final : public CqeSink {
   // JS has handled every event: start the array again (with any that did
   // not fit last time: an event is never dropped).
   void ResetEvents();
+
+  // ---- remote mode (an io driver: the handlers run on exec drivers) ----
+  // Events go to `sink` instead of the event array, and lent buffers are
+  // the caller's to track and give back with ReturnBuffer.
+  void SetEventSink(std::function<void(const NetEvent&)> sink) { sink_ = std::move(sink); }
+  void ReturnBuffer(unsigned server, uint16_t bid);
+  // After the buffers given back in a batch: re-arm the connections that ran dry.
+  void RearmStarved();
+  void CloseConnection(uint32_t conn, int err);
+  // What kOpNetSend / kOpNetSendTo do, with the bytes already out of shared memory.
+  void QueueSend(uint32_t conn, const uint8_t* p, size_t n, uint32_t flags);
+  void SendTo(unsigned server, const uint8_t* record, size_t n);
+  // kOpNetEnd / Close / Pause / Resume on a connection id.
+  void ConnCommand(uint8_t op, uint32_t conn);
 
   int Peer(uint32_t conn, sockaddr_storage* out, socklen_t* len) const;
   bool ServerStats(int server, NetServerStats* out) const;
@@ -189,6 +203,7 @@ class NetEngine final : public CqeSink {
   unsigned cap_, count_ = 0;
   std::deque<NetEvent> overflow_;  // events made by commands while the array was full
   std::function<void(uint64_t)> freeBlock_;
+  std::function<void(const NetEvent&)> sink_;
   uint32_t* queuedBytes_;
   bool closing_ = false;
   std::vector<std::unique_ptr<Server>> servers_;

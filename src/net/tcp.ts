@@ -31,12 +31,17 @@ export class TcpConnection<Data = unknown> {
   /** @internal */ stagedTurn = -1;
   /** @internal data that arrived while paused, copied: delivered on resume */
   held: Uint8Array[] | undefined = undefined;
+  /** @internal the io driver that owns its socket, or -1 (this driver's own ring) */
+  readonly src: number;
   #peer: RawPeer | null | undefined = undefined;
 
-  constructor(reactor: ConnectionOps, id: number, server: number, localPort: number) {
+  /** @internal */
+  constructor(reactor: ConnectionOps, id: number, server: number, localPort: number, src = -1, peer?: RawPeer | null) {
     this.reactor = reactor;
     this.id = id;
     this.server = server;
+    this.src = src;
+    this.#peer = peer ?? undefined;
     this.localPort = localPort;
   }
 

@@ -104,12 +104,15 @@ export class UdpSocket {
   /** @internal */ readonly reactor: DatagramOps;
   /** @internal */ readonly server: number;
   readonly localPort: number;
+  /** @internal the io driver that owns the socket, or -1 */
+  readonly src: number;
 
   /** @internal */
-  constructor(reactor: DatagramOps, server: number, localPort: number) {
+  constructor(reactor: DatagramOps, server: number, localPort: number, src = -1) {
     this.reactor = reactor;
     this.server = server;
     this.localPort = localPort;
+    this.src = src;
   }
 
   /** Sends one datagram to `peer` (sent with the driver's next turn). */

@@ -33,6 +33,14 @@ export const enum Kind {
    * its driver id (native/io_driver.h DriverExitedMsg)
    */
   DriverExited = 8,
+  /** to an io driver, from an exec driver: a command for a connection it runs (layout: protocol/net.ts NetCmdAt) */
+  NetCmd = 9,
+  /** from an io driver, to an exec driver: an event of a connection it runs (NetEventAt) */
+  NetEvent = 10,
+  /** to an io driver, from the main thread: listen, start, stop, an exec driver died (NetSetupAt) */
+  NetSetup = 11,
+  /** from an io driver, to the main thread: the answer to a NetSetup (NetSetupDoneAt) */
+  NetSetupDone = 12,
 }
 
 export const BIG = 0x80;
@@ -59,6 +67,8 @@ export const enum ControlOp {
   NetStop = 9,
   /** to the main thread: a port handler threw (body: [port, handler, callback, error]) */
   PortHandlerError = 10,
+  /** to an exec driver: run the connections of an io driver's port server (body: net RemoteAttach); reply: the handler's shape */
+  NetAttach = 11,
 }
 
 /** Endpoint 0 is the main thread; driver d is endpoint d + 1. */

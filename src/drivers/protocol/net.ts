@@ -58,3 +58,100 @@ export function netBlockBytes(events: number, slots: number, staging: number): n
 export function bufferBlockBytes(count: number, size: number): number {
   return count * 16 + count * size;
 }
+
+// ---- io + exec: the messages between an io driver and its exec drivers
+// (native/net_msgs.h, whose static asserts pin these offsets).
+
+/** exec -> io (Kind.NetCmd), 40 bytes */
+export const enum NetCmdAt {
+  Op = 1, // u8: OP_NET_*
+  Gen = 2, // u16: the io driver's inbox generation
+  Conn = 4, // u32
+  Staging = 8, // f64: the sender's staging ring (arena offset)
+  Pos = 16, // f64: where the bytes start, in bytes ever written to it
+  Len = 24, // u32
+  Server = 28, // u8
+  Flags = 29, // u8
+  Bid = 30, // u16
+  From = 32, // u16: the sender's endpoint
+  FromGen = 34, // u16: the sender's inbox generation
+  Bytes = 40,
+}
+
+/** io -> exec (Kind.NetEvent), 48 bytes */
+export const enum NetEventAt {
+  Type = 1, // u8: NetEv
+  Driver = 2, // u16: the io driver
+  Conn = 4, // u32
+  Len = 8, // u32
+  Aux = 12, // i32
+  Bid = 16, // u16
+  Server = 18, // u8
+  Gen = 20, // u16: the exec driver's generation it is meant for
+  Family = 22, // u8: Open: 4 or 6
+  PeerPort = 24, // u16
+  Peer = 32, // 16 bytes
+  Bytes = 48,
+}
+
+/** main -> io (Kind.NetSetup), 160 bytes */
+export const enum NetSetupAt {
+  Op = 1, // u8: SetupOp
+  ReplyTo = 2, // u16
+  Gen = 4, // u16
+  Server = 6, // u16
+  CallId = 8, // f64
+  BufBlock = 16, // f64
+  QueuedBlock = 24, // f64 (-1: already attached)
+  Slots = 32, // u32
+  BufCount = 36,
+  BufSize = 40,
+  MaxConnections = 44,
+  HighWater = 48,
+  MaxQueued = 52,
+  Backlog = 56, // i32
+  RcvBuf = 60,
+  SndBuf = 64,
+  Port = 68, // u16
+  Family = 70, // u8
+  Flags = 71, // u8: SETUP_*
+  Addr = 72, // 16 bytes
+  Execs = 88, // u16 x 8
+  NExecs = 104, // u8
+  NSteer = 105, // u8
+  Steer = 108, // u16 x 8
+  Died = 124, // u16
+  DiedGen = 126, // u16
+  ExecGens = 128, // u16 x 8
+  Bytes = 160,
+}
+export const enum SetupOp {
+  Listen = 1,
+  Start = 2,
+  Stop = 3,
+  ExecDied = 4,
+}
+export const SETUP_REUSEPORT = 1;
+export const SETUP_NODELAY = 2;
+export const SETUP_UDP = 4;
+export const SETUP_CLOSE_CONNS = 8;
+
+/** io -> main (Kind.NetSetupDone), 48 bytes */
+export const enum NetSetupDoneAt {
+  Ok = 1, // u8
+  Driver = 2, // u16
+  Err = 4, // i32
+  CallId = 8, // f64
+  Server = 16, // i32
+  Fd = 20,
+  Port = 24,
+  Backlog = 28,
+  RcvBuf = 32,
+  SndBuf = 36,
+  ReusePort = 40, // u8
+  NoDelay = 41, // u8
+  Bytes = 48,
+}
+
+/** An exec driver's staging ring for one io driver: header (u64 written, u64 consumed, u64 size), then the bytes. */
+export const STAGING_HEADER = 64;

@@ -481,5 +481,5 @@ export class Mailbox {
 /** IO_DONE / DRIVER_EXITED: built by native io drivers, with no generation stamp and no codec body. */
 function builtNatively(bytes: Uint8Array, offset = 0): boolean {
   const kind = bytes[offset]! & ~BIG;
-  return kind === Kind.IoDone || kind === Kind.DriverExited;
+  return kind === Kind.IoDone || kind === Kind.DriverExited || kind === Kind.NetEvent || kind === Kind.NetSetupDone;
 }

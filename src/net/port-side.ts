@@ -1,0 +1,283 @@
+// What both kinds of port servers share on the thread that runs the
+// handlers (a driver thread): the servers and connections it knows, how
+// an event becomes a handler call, how a failing handler is reported, and
+// the connection operations on top of three primitives the two kinds
+// implement differently:
+//   reactor.ts  hybrid drivers: the sockets are on this thread's own ring
+//   remote.ts   exec drivers: an io driver owns the sockets, events and
+//               commands travel as messages
+import type { Arena } from '../tpc/arena.js';
+import type { RawPeer } from '../native.js';
+import { NetEv, RECVMSG_NAME_AT, SENDTO_HEADER, SLOT_MASK } from '../drivers/protocol/net.js';
+import { OP_NET_CLOSE, OP_NET_END, OP_NET_PAUSE, OP_NET_RESUME } from '../drivers/protocol/ring.js';
+import type { Handler, TcpHandlers, UdpHandlers } from './handlers.js';
+import { TcpConnection, type ConnectionOps } from './tcp.js';
+import { UdpPeer, UdpSocket, type DatagramOps } from './udp.js';
+import { errnoError } from './errors.js';
+
+/** Where a handler's failure goes (the main thread's 'error' event). */
+export type HandlerErrorSink = (port: string, handler: string, callback: string, err: unknown) => void;
+
+export interface ServerEntry {
+  /** the io driver that owns its socket, or -1: this thread's ring */
+  src: number;
+  /** its index on the ring that owns it */
+  index: number;
+  /** "tcp:9000" */
+  key: string;
+  port: number;
+  handler: Handler;
+  tcp: TcpHandlers<any> | undefined;
+  udp: UdpHandlers | undefined;
+  socket: UdpSocket | undefined;
+  /** arena offset of buffer 0 */
+  buffers: number;
+  bufSize: number;
+  highWater: number;
+  stopped: boolean;
+  /** handler failures, counted here (the engine counts the rest) */
+  handlerErrors: number;
+}
+
+const utf8 = new TextEncoder();
+/** Marks a peer's end of stream among data held while paused. */
+const END = new Uint8Array(0);
+
+export abstract class PortSide implements ConnectionOps, DatagramOps {
+  protected readonly arena: Arena;
+  protected readonly u8: Uint8Array;
+  protected readonly report: HandlerErrorSink;
+  protected readonly poke: () => void;
+  protected readonly servers = new Map<number, ServerEntry>();
+  protected readonly conns = new Map<number, TcpConnection>();
+  /** handlers of a batch are running: commands leave with the turn, no poke needed */
+  protected dispatching = false;
+  /** bumped whenever staged bytes reach the engine (a turn, a submit): what was staged before is counted there */
+  protected epoch = 0;
+
+  constructor(arena: Arena, report: HandlerErrorSink, poke: () => void) {
+    this.arena = arena;
+    this.u8 = new Uint8Array(arena.buffer);
+    this.report = report;
+    this.poke = poke;
+  }
+
+  protected static serverKey(src: number, index: number): number {
+    return (src + 1) * 256 + index;
+  }
+
+  protected static connKey(src: number, conn: number): number {
+    return (src + 1) * 2 ** 32 + conn;
+  }
+
+  // ---- the primitives ------------------------------------------------------------
+
+  /** A command without bytes for a connection (OP_NET_END, CLOSE, PAUSE, RESUME). */
+  protected abstract command(c: TcpConnection, op: number): void;
+  /** Bytes for a connection's send queue. */
+  protected abstract stageSend(c: TcpConnection, data: Uint8Array, wantDrain: boolean): void;
+  /** A datagram: the 32-byte address slot, then the payload. */
+  protected abstract stageSendTo(s: ServerEntry, data: Uint8Array, address: Uint8Array): void;
+  /** Bytes the connection has queued in the engine (what write() compares with highWater). */
+  protected abstract engineQueued(c: TcpConnection): number;
+  abstract peer(c: TcpConnection): RawPeer | null;
+
+  // ---- events -----------------------------------------------------------------------
+
+  /**
+   * One event of server `s`. Returns true when it lent a buffer (the caller
+   * gives it back once the handler has returned). `peer`: the address of an
+   * accepted connection, when the event brings it.
+   */
+  protected onEvent(s: ServerEntry, type: number, conn: number, bid: number, len: number, aux: number, peer?: RawPeer | null): boolean {
+    const ck = PortSide.connKey(s.src, conn);
+    switch (type) {
+      case NetEv.Open: {
+        const c = new TcpConnection(this, conn, s.index, s.port, s.src, peer);
+        this.conns.set(ck, c);
+        if (s.tcp!.open) this.call(s, c, 'open', undefined);
+        return false;
+      }
+      case NetEv.Data: {
+        const c = this.conns.get(ck);
+        if (!c || c.state === 'closed') return true;
+        const view = new Uint8Array(this.arena.buffer, s.buffers + bid * s.bufSize, len);
+        if (c.paused) (c.held ??= []).push(view.slice());
+        else if (s.tcp!.data) this.call(s, c, 'data', view);
+        return true;
+      }
+      case NetEv.End: {
+        const c = this.conns.get(ck);
+        if (!c || c.state === 'closed') return false;
+        if (c.paused) (c.held ??= []).push(END);
+        else this.ended(s, c);
+        return false;
+      }
+      case NetEv.Drain: {
+        const c = this.conns.get(ck);
+        if (!c || c.state === 'closed') return false;
+        c.wantDrain = false;
+        if (s.tcp!.drain) this.call(s, c, 'drain', undefined);
+        return false;
+      }
+      case NetEv.Close: {
+        const c = this.conns.get(ck);
+        if (!c) return false;
+        this.conns.delete(ck);
+        this.gone(s, c, aux < 0 ? errnoError(-aux, `${s.key}: connection`) : undefined);
+        return false;
+      }
+      case NetEv.Message: {
+        const base = s.buffers + bid * s.bufSize;
+        const raw = new Uint8Array(SENDTO_HEADER);
+        raw.set(this.u8.subarray(base + RECVMSG_NAME_AT, base + RECVMSG_NAME_AT + Math.min(conn, 28)));
+        new DataView(raw.buffer).setUint32(28, conn, true);
+        const view = new Uint8Array(this.arena.buffer, base + aux, len);
+        try {
+          s.udp!.message(s.socket!, view, new UdpPeer(raw));
+        } catch (err) {
+          s.handlerErrors++;
+          this.report(s.key, s.handler.name, 'message', err);
+          try {
+            s.udp!.error?.(s.socket!, err);
+          } catch {
+            // reported once is enough
+          }
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The connection is gone (its Close event, or its io driver died). */
+  protected gone(s: ServerEntry, c: TcpConnection, err: Error | undefined): void {
+    c.state = 'closed';
+    c.held = undefined;
+    if (s.tcp!.close) this.call(s, c, 'close', err);
+  }
+
+  private ended(s: ServerEntry, c: TcpConnection): void {
+    if (s.tcp!.end) this.call(s, c, 'end', undefined);
+    else if (c.state === 'open') this.end(c);
+  }
+
+  /** Runs one callback; one that throws is reported and its connection closed (its state may be half-updated). */
+  private call(s: ServerEntry, c: TcpConnection, cb: 'open' | 'data' | 'drain' | 'end' | 'close', arg: unknown): void {
+    try {
+      (s.tcp![cb] as (c: TcpConnection, a: unknown) => void)(c, arg);
+    } catch (err) {
+      s.handlerErrors++;
+      this.report(s.key, s.handler.name, cb, err);
+      try {
+        s.tcp!.error?.(c, err);
+      } catch {
+        // reported once is enough
+      }
+      if (cb !== 'close' && c.state !== 'closed') this.close(c);
+    }
+  }
+
+  /** A command was queued: outside the batch, make sure a turn sends it. */
+  protected queuedOne(): void {
+    if (!this.dispatching) this.poke();
+  }
+
+  protected serverOf(c: TcpConnection): ServerEntry | undefined {
+    return this.servers.get(PortSide.serverKey(c.src, c.server));
+  }
+
+  // ---- what connections do (TcpConnection, UdpSocket) ---------------------------------
+
+  write(c: TcpConnection, bytes: Uint8Array | string): boolean {
+    if (c.state !== 'open') return false;
+    const data = typeof bytes === 'string' ? utf8.encode(bytes) : bytes;
+    if (!(data instanceof Uint8Array)) throw new TypeError('TcpConnection.write: expected a Uint8Array (or Buffer) or a string');
+    const ok = this.queued(c) + data.length < (this.serverOf(c)?.highWater ?? 1 << 20);
+    if (!ok) c.wantDrain = true;
+    this.stageSend(c, data, c.wantDrain);
+    this.queuedOne();
+    return ok;
+  }
+
+  end(c: TcpConnection): void {
+    if (c.state !== 'open') return;
+    c.state = 'ending';
+    this.command(c, OP_NET_END);
+    this.queuedOne();
+  }
+
+  close(c: TcpConnection): void {
+    if (c.state === 'closed') return;
+    c.state = 'closed'; // the Close event comes with a later turn; nothing more is sent
+    this.command(c, OP_NET_CLOSE);
+    this.queuedOne();
+  }
+
+  pause(c: TcpConnection): void {
+    if (c.paused || c.state === 'closed') return;
+    c.paused = true;
+    this.command(c, OP_NET_PAUSE);
+    this.queuedOne();
+  }
+
+  resume(c: TcpConnection): void {
+    if (!c.paused || c.state === 'closed') return;
+    c.paused = false;
+    const held = c.held;
+    c.held = undefined;
+    const s = this.serverOf(c);
+    if (held && s) {
+      for (const chunk of held) {
+        if (c.paused || gone(c)) {
+          (c.held ??= []).push(chunk); // paused again by a handler: keep the rest
+          continue;
+        }
+        if (chunk === END) this.ended(s, c);
+        else if (s.tcp!.data) this.call(s, c, 'data', chunk);
+      }
+    }
+    if (!c.paused && !gone(c)) this.command(c, OP_NET_RESUME);
+    this.queuedOne();
+  }
+
+  queued(c: TcpConnection): number {
+    return this.engineQueued(c) + (c.stagedTurn === this.epoch ? c.staged : 0);
+  }
+
+  sendTo(sock: UdpSocket, bytes: Uint8Array | string, peer: UdpPeer): void {
+    const s = this.servers.get(PortSide.serverKey(sock.src, sock.server));
+    if (!s || s.stopped) return;
+    const data = typeof bytes === 'string' ? utf8.encode(bytes) : bytes;
+    if (data.length > 65507) throw new RangeError(`UdpSocket.send: a datagram of ${data.length} bytes is larger than UDP allows (65,507)`);
+    this.stageSendTo(s, data, peer.raw);
+    this.queuedOne();
+  }
+
+  /** Connections still open (this thread's view). */
+  get openConnections(): number {
+    return this.conns.size;
+  }
+
+  /** No connection has bytes waiting to be sent. */
+  quiet(): boolean {
+    for (const c of this.conns.values()) if (this.queued(c) > 0) return false;
+    return true;
+  }
+
+  /** Counts bytes staged for `c` in this epoch (write()'s view of what the engine has not seen yet). */
+  protected countStaged(c: TcpConnection, n: number): void {
+    if (c.stagedTurn !== this.epoch) (c.stagedTurn = this.epoch), (c.staged = 0);
+    c.staged += n;
+  }
+
+  /** Slot of a connection id in the engine's per-slot arrays. */
+  protected static slot(conn: number): number {
+    return conn & SLOT_MASK;
+  }
+}
+
+/** (a call, so that TypeScript does not narrow the state across handler calls that change it) */
+function gone(c: TcpConnection): boolean {
+  return c.state === 'closed';
+}
