@@ -41,6 +41,8 @@ const servers = {
   'gatio-hybrid': (port) => [process.execPath, join(here, 'net', 'gatio-echo.mjs'), String(port), String(SERVER_CPU)],
   // The same without the driver's idle spin (runtime.spinUs 0): what the spin costs in CPU when the server waits for the load
   'gatio-nospin': (port) => [process.execPath, join(here, 'net', 'gatio-echo.mjs'), String(port), String(SERVER_CPU)],
+  // io driver on CPU 0, exec driver on CPU 1 (no SMT sibling here): the load generator shares CPU 1 with the exec driver
+  'gatio-io+exec': (port) => [process.execPath, join(here, 'net', 'gatio-echo.mjs'), String(port), String(SERVER_CPU), 'io+exec'],
   'node:net': (port) => [process.execPath, join(here, 'net', 'node-echo.mjs'), String(port)],
 };
 const cases = [
@@ -64,7 +66,8 @@ async function startServer(name, extraEnv = {}) {
   const port = nextPort++;
   if (name === 'gatio-nospin') extraEnv = { ...extraEnv, GATIO_BENCH_SPIN: '0' };
   const [cmd, ...rest] = servers[name](port);
-  const child = spawn('taskset', ['-c', String(SERVER_CPU), cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } });
+  const cpus = name === 'gatio-io+exec' ? `${SERVER_CPU},${LOAD_CPU}` : String(SERVER_CPU);
+  const child = spawn('taskset', ['-c', cpus, cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } });
   const lines = createInterface({ input: child.stdout });
   await new Promise((resolve, reject) => {
     lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
@@ -138,6 +141,7 @@ for (const c of cases) {
     'c/gatio CPU per msg': s['c-io_uring'].serverCpuUsPerMsg / s['gatio-hybrid'].serverCpuUsPerMsg,
     'node/gatio CPU per msg': s['node:net'].serverCpuUsPerMsg / s['gatio-hybrid'].serverCpuUsPerMsg,
     'node/gatio-nospin CPU per msg': s['node:net'].serverCpuUsPerMsg / s['gatio-nospin'].serverCpuUsPerMsg,
+    'gatio-io+exec/c throughput': s['gatio-io+exec'].msgsPerSec / s['c-io_uring'].msgsPerSec,
   };
 }
 

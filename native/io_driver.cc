@@ -273,6 +273,8 @@ class Loop {
     if (!net_) {
       if (m.queuedBlock < 0 || static_cast<uint64_t>(m.queuedBlock) + uint64_t{m.slots} * 4 > ArenaBytes() || m.slots == 0) return -EINVAL;
       queuedBlock_ = static_cast<uint64_t>(m.queuedBlock);
+      queuedSlots_ = m.slots;
+      if (queuedBlock_ + uint64_t{m.slots} * 4 + kNetStatServers * NetEngine::kStatFields * 8 > ArenaBytes()) return -EINVAL;
       blocks_.push_back(queuedBlock_);
       HeldArena arena = d_->arenas[d_->tpc];
       net_ = std::make_unique<NetEngine>(&ring_, ArenaBase(), ArenaBytes(), &eventCount_[0], nullptr, 0,
@@ -671,6 +673,7 @@ class Loop {
   }
 
   void Publish() {
+    if (net_) net_->WriteStats(reinterpret_cast<double*>(ArenaBase() + queuedBlock_ + uint64_t{queuedSlots_} * 4), kNetStatServers);
     auto set = [&](unsigned i, double v) { std::atomic_ref<double>(d_->stats[i]).store(v, std::memory_order_relaxed); };
     set(kStatPending, static_cast<double>(inFlight_ + backlogged_));
     set(kStatParks, static_cast<double>(parks_));
@@ -706,7 +709,9 @@ class Loop {
   // port servers (OnNetSetup ...)
   std::unique_ptr<NetEngine> net_;
   uint32_t eventCount_[2] = {0, 0};  // unused in remote mode (events go to OnNetEvent)
-  uint64_t queuedBlock_ = 0;
+  uint64_t queuedBlock_ = 0;  // then, after the slots, the servers' stats (WriteStats)
+  uint32_t queuedSlots_ = 0;
+  static constexpr unsigned kNetStatServers = 32;  // servers whose stats are published
   std::vector<uint64_t> blocks_;  // arena blocks that are ours: buffer rings, the queued-bytes array
   std::vector<std::vector<uint16_t>> execs_;  // by server: the exec endpoints its connections go to
   std::vector<unsigned> rr_;

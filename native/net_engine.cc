@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 
@@ -851,6 +852,20 @@ int NetEngine::Peer(uint32_t conn, sockaddr_storage* out, socklen_t* len) const 
   if (!c || c->fd < 0) return -ENOTCONN;
   *len = sizeof *out;
   return getpeername(c->fd, reinterpret_cast<sockaddr*>(out), len) == 0 ? 0 : -errno;
+}
+
+void NetEngine::WriteStats(double* out, unsigned n) const {
+  for (unsigned i = 0; i < n; i++) {
+    double* o = out + size_t{i} * kStatFields;
+    const bool used = i < servers_.size() && servers_[i] && servers_[i]->used;
+    auto set = [&](unsigned k, double v) { std::atomic_ref<double>(o[k]).store(v, std::memory_order_relaxed); };
+    set(0, used ? 1 : 0);
+    if (!used) continue;
+    const NetServerStats& s = servers_[i]->st;
+    const uint64_t v[] = {s.accepted, s.refused, s.open, s.closed, s.bytesIn, s.bytesOut, s.recvs, s.sends, s.sendsInFlight, s.enobufs,
+                          s.rearms, s.buffersLent, s.acceptErrors, s.acceptBackoffs, s.datagrams, s.truncated, s.sendErrors, s.incomingLocal, s.incomingOther};
+    for (unsigned k = 0; k < sizeof v / sizeof v[0]; k++) set(k + 1, static_cast<double>(v[k]));
+  }
 }
 
 bool NetEngine::ServerStats(int server, NetServerStats* out) const {

@@ -166,6 +166,11 @@ class NetEngine final : public CqeSink {
 
   int Peer(uint32_t conn, sockaddr_storage* out, socklen_t* len) const;
   bool ServerStats(int server, NetServerStats* out) const;
+  // Every server's counters as doubles, kStatFields per server index (field
+  // 0: 1 if the server is in use), for readers on other threads (an io
+  // driver publishes them each turn; src/drivers/protocol/net.ts IO_NET_STATS).
+  static constexpr unsigned kStatFields = 20;
+  void WriteStats(double* out, unsigned servers) const;
   unsigned servers() const { return static_cast<unsigned>(servers_.size()); }
   // Connections whose ops are still in flight, and servers not yet gone.
   unsigned live() const;

@@ -23,10 +23,10 @@ test('examples/demo.mjs', () => {
   assert.match(r.stdout, /running on CPU \d+/);
 });
 
-test('examples/tcp-echo.mjs serves TCP and UDP echo on one port until SIGTERM, then exits 0', async () => {
+for (const drivers of ['hybrid', 'io+exec']) test(`examples/tcp-echo.mjs --drivers ${drivers} serves TCP and UDP echo on one port until SIGTERM, then exits 0`, async () => {
   const port = await freePort();
   const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id).slice(0, 2).join(',');
-  const child = spawn(process.execPath, [join(root, 'examples', 'tcp-echo.mjs'), '--port', String(port), '--cores', cores], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'examples', 'tcp-echo.mjs'), '--port', String(port), '--cores', cores, '--drivers', drivers], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();

@@ -1,9 +1,11 @@
-// TCP port servers on the hybrid drivers, with real sockets on loopback:
-// multishot accept and recv into provided buffers, one send in flight per
-// connection, backpressure, pause, half-close, resets, handler failures.
+// TCP port servers with real sockets on loopback, served both ways: by
+// hybrid drivers (sockets and handlers on one thread) and by an io driver
+// whose exec driver runs the handlers (io+exec): multishot accept and recv
+// into provided buffers, one send in flight per connection, backpressure,
+// pause, half-close, resets, handler failures. Every test runs in both.
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
-import { start } from '../dist/index.js';
+import { start, topology } from '../dist/index.js';
 import { HOST, NET, bounded, connect, readAll, readBytes, randomBytes } from './_net-support.mjs';
 import { netMissing } from './_net-support.mjs';
 
@@ -11,10 +13,15 @@ const missing = await netMissing();
 /** A test that needs the port servers: skipped, with the reason, on a kernel that cannot run them. */
 const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
 
-const tcp = (handler, extra = {}) => ({ port: 0, protocol: 'tcp', handler, host: HOST, ...extra });
+for (const mode of ['hybrid', 'io+exec']) {
+const io = mode === 'io+exec';
+/** A port entry; in io+exec mode served by the io driver. */
+const tcp = (handler, extra = {}) => ({ port: 0, protocol: 'tcp', handler, host: HOST, ...(io ? { drivers: 'io' } : {}), ...extra });
+/** One driver serving a port. */
+const one = () => (io ? 'io' : [0]);
 
 async function withRuntime(ports, fn, extra = {}) {
-  const rt = await start({ modules: [NET], ports, ...extra });
+  const rt = await start({ modules: [NET], ports, ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...extra });
   try {
     return await fn(rt);
   } finally {
@@ -30,7 +37,7 @@ async function portStat(rt, key, field) {
   return st.drivers.reduce((n, d) => n + (d.ports ?? []).filter((p) => p.port === key || key === undefined).reduce((m, p) => m + p[field], 0), 0);
 }
 
-netTest('echo: random sizes written in random fragments come back byte for byte, on many connections at once', async () => {
+netTest(`[${mode}] echo: random sizes written in random fragments come back byte for byte, on many connections at once`, async () => {
   await withRuntime([tcp('echo')], async (rt) => {
     const port = portOf(rt, 'echo');
     const conns = await Promise.all(Array.from({ length: 40 }, () => connect(port)));
@@ -67,7 +74,7 @@ netTest('echo: random sizes written in random fragments come back byte for byte,
   });
 });
 
-netTest('a buffer ring of 4 buffers under 32 connections: ENOBUFS is hit and every byte still arrives in order', async () => {
+netTest(`[${mode}] a buffer ring of 4 buffers under 32 connections: ENOBUFS is hit and every byte still arrives in order`, async () => {
   await withRuntime([tcp('echo', { buffers: { count: 4, size: 1024 } })], async (rt) => {
     const port = portOf(rt, 'echo');
     const conns = await Promise.all(Array.from({ length: 32 }, () => connect(port)));
@@ -93,7 +100,7 @@ netTest('a buffer ring of 4 buffers under 32 connections: ENOBUFS is hit and eve
   });
 });
 
-netTest('half-close: the peer ends after sending; every byte is echoed, then the server ends too', async () => {
+netTest(`[${mode}] half-close: the peer ends after sending; every byte is echoed, then the server ends too`, async () => {
   await withRuntime([tcp('echo'), tcp('whoami')], async (rt) => {
     const s = await connect(portOf(rt, 'echo'));
     const data = randomBytes(100_000, 7);
@@ -110,7 +117,7 @@ netTest('half-close: the peer ends after sending; every byte is echoed, then the
   });
 });
 
-netTest('a client reset closes its connection (close gets ECONNRESET or a clean close); the others keep being served', async () => {
+netTest(`[${mode}] a client reset closes its connection (close gets ECONNRESET or a clean close); the others keep being served`, async () => {
   await withRuntime([tcp('echo')], async (rt) => {
     const port = portOf(rt, 'echo');
     const keep = await connect(port);
@@ -133,7 +140,7 @@ netTest('a client reset closes its connection (close gets ECONNRESET or a clean 
   });
 });
 
-netTest('backpressure: write() says false past highWater, drain follows, and a reader that reads late gets every byte', async () => {
+netTest(`[${mode}] backpressure: write() says false past highWater, drain follows, and a reader that reads late gets every byte`, async () => {
   await withRuntime([tcp('flood', { highWater: 256 * 1024, sendBuffer: 64 * 1024 })], async (rt) => {
     const s = await connect(portOf(rt, 'flood'));
     const n = 16 * 1024 * 1024;
@@ -157,7 +164,7 @@ netTest('backpressure: write() says false past highWater, drain follows, and a r
   });
 });
 
-netTest('pause and resume: data that arrives while paused is held, then delivered in order', async () => {
+netTest(`[${mode}] pause and resume: data that arrives while paused is held, then delivered in order`, async () => {
   await withRuntime([tcp('pauser')], async (rt) => {
     const s = await connect(portOf(rt, 'pauser'));
     const data = randomBytes(300_000, 11);
@@ -169,7 +176,7 @@ netTest('pause and resume: data that arrives while paused is held, then delivere
   });
 });
 
-netTest("a handler that throws is reported with its port, handler and driver; its connection closes, the port keeps serving", async () => {
+netTest(`[${mode}] a handler that throws is reported with its port, handler and driver; its connection closes, the port keeps serving`, async () => {
   await withRuntime([tcp('throws')], async (rt) => {
     const errors = [];
     rt.on('error', (e) => errors.push(e));
@@ -197,8 +204,8 @@ netTest("a handler that throws is reported with its port, handler and driver; it
   });
 });
 
-netTest('maxConnections: connections past the limit are closed at once and counted as refused', async () => {
-  await withRuntime([tcp('echo', { maxConnections: 3, drivers: [0] })], async (rt) => {
+netTest(`[${mode}] maxConnections: connections past the limit are closed at once and counted as refused`, async () => {
+  await withRuntime([tcp('echo', { maxConnections: 3, drivers: one() })], async (rt) => {
     const port = portOf(rt, 'echo');
     const ok = await Promise.all([connect(port), connect(port), connect(port)]);
     await new Promise((r) => setTimeout(r, 100));
@@ -213,11 +220,11 @@ netTest('maxConnections: connections past the limit are closed at once and count
   });
 });
 
-netTest('connections closed by resets give their slots back: a full set of new connections is accepted again, many times over', async () => {
+netTest(`[${mode}] connections closed by resets give their slots back: a full set of new connections is accepted again, many times over`, async () => {
   // A reset ends the recv with an error while it closes the connection: the
   // slot was once freed twice, the driver's connection count wrapped, and
   // every later connection was refused.
-  await withRuntime([tcp('echo', { maxConnections: 8, drivers: [0] })], async (rt) => {
+  await withRuntime([tcp('echo', { maxConnections: 8, drivers: one() })], async (rt) => {
     const port = portOf(rt, 'echo');
     for (let round = 0; round < 5; round++) {
       const conns = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
@@ -244,7 +251,7 @@ netTest('connections closed by resets give their slots back: a full set of new c
   });
 });
 
-netTest('remoteAddress, remotePort and localPort are the kernel\'s, over IPv4 and IPv6', async () => {
+netTest(`[${mode}] remoteAddress, remotePort and localPort are the kernel's, over IPv4 and IPv6`, async () => {
   await withRuntime([tcp('peer'), tcp('peer', { host: '::1' })], async (rt) => {
     const [v4, v6] = rt.ports();
     const s = await connect(v4.port);
@@ -256,7 +263,9 @@ netTest('remoteAddress, remotePort and localPort are the kernel\'s, over IPv4 an
   });
 });
 
-netTest('connections are spread over the drivers of the port (SO_REUSEPORT), and each driver serves its own', async () => {
+netTest(`[${mode}] connections are spread over the drivers of the port (SO_REUSEPORT), and each driver serves its own`, async () => {
+  // Spreading needs two io drivers, each with an exec driver: four CPUs. (The hybrid case shows the group spreads.)
+  if (io && topology().pus.filter((p) => p.allowed).length < 4) return skip('io+exec spreading needs two io drivers and two exec drivers: four CPUs');
   await withRuntime([tcp('whoami')], async (rt) => {
     const port = portOf(rt, 'whoami');
     const seen = new Map();
@@ -270,5 +279,7 @@ netTest('connections are spread over the drivers of the port (SO_REUSEPORT), and
     assert.is(seen.size, drivers, `every driver of the port answered some of 60 connections: ${JSON.stringify([...seen])}`);
   });
 });
+
+}
 
 test.run();

@@ -83,7 +83,8 @@ function parseIPv6(s: string): Uint8Array {
   return out;
 }
 
-function compressIPv6(parts: string[]): string {
+/** Eight hex groups as an IPv6 address's text, the longest run of zero groups as "::". */
+export function compressIPv6(parts: string[]): string {
   // The longest run of zero groups becomes "::" (RFC 5952).
   let best = -1, len = 0;
   for (let i = 0; i < 8; ) {

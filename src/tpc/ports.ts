@@ -241,9 +241,10 @@ export function resolvePorts(raw: unknown, tpcs: readonly PortTpc[], report: Iss
     } else err(dpath, `expected "hybrid", "io", driver ids or { tpc, kind }, got ${JSON.stringify(d)}`, d);
     if (!bad && chosen.length === 0) err(dpath, 'selects no driver: a port needs at least one', d);
     for (const x of chosen) {
-      if (x.kind === 'exec') err(dpath, `driver ${x.id} (${x.tpcName}) is an exec driver: exec drivers own no sockets; serve ports with hybrid drivers`, d);
-      else if (x.kind === 'io') err(dpath, `driver ${x.id} (${x.tpcName}) is an io driver: port servers on io drivers handing data to exec drivers (io+exec) are not built yet; serve ports with hybrid drivers`, d);
+      if (x.kind === 'exec') err(dpath, `driver ${x.id} (${x.tpcName}) is an exec driver: exec drivers own no sockets; serve ports with hybrid drivers, or io drivers (their TPC's exec drivers run the handlers)`, d);
+      else if (x.kind === 'io' && !all.some((y) => y.tpc === x.tpc && y.kind === 'exec')) err(dpath, `driver ${x.id} is an io driver in TPC ${x.tpcName}, which has no exec driver to run the handlers`, d);
     }
+    if (chosen.some((x) => x.kind === 'io') && chosen.some((x) => x.kind === 'hybrid')) err(dpath, 'mixes io and hybrid drivers: a port is served one way (hybrid drivers, or io drivers with exec drivers)', d);
     const key = `${protocol}:${port}`;
     if (port !== undefined && port !== 0 && PROTOCOLS.includes(protocol)) {
       const prev = seen.get(key);

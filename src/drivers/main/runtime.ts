@@ -17,7 +17,8 @@ import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.j
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
-import { closePort, leaveGroup, openPort, rejoinPort, type Control, type OpenPort } from './ports.js';
+import { STAGING_BYTES, IO_SLOTS, closePort, execRestarted, leaveGroup, openIoPort, openPort, rejoinIoPort, rejoinPort, type Control, type IoPortContext, type OpenPort, type SetupReply } from './ports.js';
+import { IO_NET_STAT_FIELDS, IO_NET_STAT_NAMES, IO_NET_STAT_SERVERS, NetSetupAt, NetSetupDoneAt, STAGING_HEADER, type SetupOp } from '../protocol/net.js';
 import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
 import { PortError, PortHandlerError } from '../../net/errors.js';
 import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
@@ -249,7 +250,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const down = drivers.filter((d) => this.threads[d.id]!.state !== 'running');
     if (down.length > 0) throw new PortError(`gatio: ${spec.key}: ${down.map((d) => `driver ${d.id} (${d.name})`).join(', ')} ${down.length === 1 ? 'is' : 'are'} not running`, 'GATIO_PORT_LISTEN', spec.key);
     if (spec.port !== 0 && this.portTable.has(spec.key)) throw new PortError(`gatio: ${spec.key} is already being served`, 'GATIO_PORT_LISTEN', spec.key);
-    const open = await openPort(spec, drivers, this.controlFn);
+    const open = drivers[0]!.kind === 'io' ? await openIoPort(spec, drivers, this.ioCtx) : await openPort(spec, drivers, this.controlFn);
     open.key = `${open.protocol}:${open.port}`;
     this.portTable.set(open.key, open);
     return portInfo(open);
@@ -275,7 +276,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const open = this.portTable.get(key);
     if (!open) throw new Error(`gatio: ${key} is not being served (serving: ${[...this.portTable.keys()].join(', ') || 'nothing'})`);
     this.portTable.delete(key);
-    await closePort(open, this.controlFn);
+    await closePort(open, this.controlFn, this.ioCtx);
   }
 
   /** The ports being served, with their drivers and fingerprint. */
@@ -285,11 +286,126 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
 
   /** A driver that restarted takes its place in its ports again (reported as an 'error' event when it cannot). */
   private rejoinPorts(t: DriverThread): void {
-    const d = t.layout;
+    const d = this.plan.drivers[t.layout.id]!;
     for (const open of this.portTable.values()) {
-      if (!open.spec.drivers.includes(d.id)) continue;
-      rejoinPort(open, this.plan.drivers[d.id]!, this.plan.drivers, this.controlFn).catch((err: Error) => this.reportError(err));
+      if (open.spec.drivers.includes(d.id)) {
+        (open.io ? rejoinIoPort(open, d, this.plan.drivers, this.ioCtx) : rejoinPort(open, d, this.plan.drivers, this.controlFn)).catch((err: Error) => this.reportError(err));
+      } else if (open.io && d.kind === 'exec') {
+        // An exec driver that runs connections of io drivers: attach again (the io drivers forgot its predecessor's).
+        execRestarted(open, d, this.plan.drivers, this.ioCtx, false).catch((err: Error) => this.reportError(err));
+      }
     }
+  }
+
+  /** An exec driver died: the io drivers whose connections it ran close them and take their buffers back. */
+  private execDied(t: DriverThread): Promise<unknown> {
+    const d = this.plan.drivers[t.layout.id]!;
+    return Promise.all([...this.portTable.values()].filter((o) => o.io).map((o) => execRestarted(o, d, this.plan.drivers, this.ioCtx, true).catch((err: Error) => this.reportError(err))));
+  }
+
+  // io + exec: what drivers/main/ports.ts needs of the runtime.
+  private readonly ioQueued = new Map<number, number>();
+  private readonly stagingBlocks = new Map<string, number>();
+  private readonly ioCtx: IoPortContext = {
+    control: (driver, op, body, timeoutMs) => this.control(driver, op, body, timeoutMs),
+    ioSetup: (driver, op, fill) => this.ioSetup(driver, op, fill),
+    alloc: (tpc, bytes, align) => this.arenas[tpc]!.alloc(bytes, align).offset,
+    free: (tpc, offset) => this.arenas[tpc]!.free(offset),
+    execsFor: (io) => {
+      const execs = this.plan.drivers.filter((d) => d.kind === 'exec' && d.tpc === io.tpc);
+      const siblings = execs.filter((d) => d.core === io.core);
+      return siblings.length > 0 ? siblings : execs;
+    },
+    generation: (id) => this.mailbox.queue(endpointOfDriver(id)).generation,
+    queuedBlock: (io) => {
+      const have = this.ioQueued.get(io.id);
+      if (have !== undefined) return { offset: have, fresh: false };
+      const bytes = IO_SLOTS * 4 + IO_NET_STAT_SERVERS * IO_NET_STAT_FIELDS * 8;
+      const offset = this.arenas[io.tpc]!.alloc(bytes, 64).offset; // the io driver's from its first listen on
+      new Uint8Array(this.arenas[io.tpc]!.buffer, offset, bytes).fill(0);
+      this.ioQueued.set(io.id, offset);
+      return { offset, fresh: true };
+    },
+    staging: (exec, io) => {
+      const key = `${exec.id}:${io.id}`;
+      let offset = this.stagingBlocks.get(key);
+      if (offset === undefined) {
+        offset = this.arenas[io.tpc]!.alloc(STAGING_HEADER + STAGING_BYTES, 64).offset; // kept for the runtime's life: successors reuse it
+        new Uint8Array(this.arenas[io.tpc]!.buffer, offset, STAGING_HEADER).fill(0);
+        this.stagingBlocks.set(key, offset);
+      }
+      return offset;
+    },
+  };
+
+  /** The port servers of io driver `id`, from the counters it publishes in its net block. */
+  private ioPortStats(id: number): Array<Record<string, number | string>> {
+    const offset = this.ioQueued.get(id);
+    if (offset === undefined) return [];
+    const d = this.plan.drivers[id]!;
+    const f = new Float64Array(this.arenas[d.tpc]!.buffer, offset + IO_SLOTS * 4, IO_NET_STAT_SERVERS * IO_NET_STAT_FIELDS);
+    const out = [];
+    for (const open of this.portTable.values()) {
+      const mine = open.drivers.get(id);
+      if (!open.io || !mine || mine.server >= IO_NET_STAT_SERVERS || f[mine.server * IO_NET_STAT_FIELDS] !== 1) continue;
+      const row: Record<string, number | string> = { port: open.key };
+      IO_NET_STAT_NAMES.forEach((name, k) => (row[name] = f[mine.server * IO_NET_STAT_FIELDS + 1 + k]!));
+      row.handlerErrors = 0;
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** A NetSetup to io driver `driver`; resolves its NetSetupDone. */
+  private ioSetup(driver: number, op: SetupOp, fill?: (m: DataView) => void, timeoutMs = 10_000): Promise<SetupReply> {
+    const callId = this.mailbox.newCallId();
+    const endpoint = endpointOfDriver(driver);
+    const bytes = new Uint8Array(NetSetupAt.Bytes);
+    const m = new DataView(bytes.buffer);
+    m.setUint8(0, Kind.NetSetup);
+    m.setUint8(NetSetupAt.Op, op);
+    m.setUint16(NetSetupAt.ReplyTo, MAIN_ENDPOINT, true);
+    m.setUint16(NetSetupAt.Gen, this.mailbox.queue(endpoint).generation & 0xffff, true);
+    m.setFloat64(NetSetupAt.CallId, callId, true);
+    fill?.(m);
+    const p = new Promise<SetupReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.mailbox.calls.delete(callId);
+        reject(new Error(`io driver ${driver} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.mailbox.calls.set(callId, {
+        resolve: (v) => (clearTimeout(timer), resolve(v as SetupReply)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+        endpoint,
+        gen: this.mailbox.queue(endpoint).generation,
+        task: 'port setup',
+      });
+    });
+    this.mailbox.sendRaw(endpoint, bytes);
+    this.mailbox.flush();
+    this.schedulePump();
+    return p;
+  }
+
+  /** An io driver's NetSetupDone: settles its ioSetup call. */
+  private onSetupDone(bytes: Uint8Array, offset: number): void {
+    const v = new DataView(bytes.buffer, bytes.byteOffset + offset, NetSetupDoneAt.Bytes);
+    const callId = v.getFloat64(NetSetupDoneAt.CallId, true);
+    const call = this.mailbox.calls.get(callId);
+    if (!call) return;
+    this.mailbox.calls.delete(callId);
+    call.resolve({
+      ok: v.getUint8(NetSetupDoneAt.Ok) === 1,
+      err: v.getInt32(NetSetupDoneAt.Err, true),
+      server: v.getInt32(NetSetupDoneAt.Server, true),
+      fd: v.getInt32(NetSetupDoneAt.Fd, true),
+      port: v.getInt32(NetSetupDoneAt.Port, true),
+      backlog: v.getInt32(NetSetupDoneAt.Backlog, true),
+      rcvBuf: v.getInt32(NetSetupDoneAt.RcvBuf, true),
+      sndBuf: v.getInt32(NetSetupDoneAt.SndBuf, true),
+      reusePort: v.getUint8(NetSetupDoneAt.ReusePort) === 1,
+      noDelay: v.getUint8(NetSetupDoneAt.NoDelay) === 1,
+    } satisfies SetupReply);
   }
 
   /** The tasks the task modules define (sorted). */
@@ -395,7 +511,9 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     }
     t.restarts++;
     for (const open of this.portTable.values()) leaveGroup(open, t.layout.id); // its sockets went with its ring
-    this.startThread(t, 30_000).then(
+    // An exec driver's io-driven connections: closed by their io drivers, which answer before it restarts.
+    const forgotten = t.layout.kind === 'exec' ? this.execDied(t) : Promise.resolve();
+    forgotten.then(() => this.startThread(t, 30_000)).then(
       () => this.rejoinPorts(t),
       (err: Error) => {
         t.lastError = `restart failed: ${err.message}`;
@@ -432,9 +550,14 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       return;
     }
     t.restarts++;
-    this.startThread(t, 30_000).catch((err: Error) => {
-      t.lastError = `restart failed: ${err.message}`;
-    });
+    this.ioQueued.delete(id); // freed by the io driver that had it, after its drain
+    for (const open of this.portTable.values()) leaveGroup(open, id);
+    this.startThread(t, 30_000).then(
+      () => this.rejoinPorts(t),
+      (err: Error) => {
+        t.lastError = `restart failed: ${err.message}`;
+      },
+    );
   }
 
   /** @internal fault injection for tests: io driver `id`'s loop stops as on a failure */
@@ -519,6 +642,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     if (kind === Kind.Result) this.mailbox.settleResult(bytes, offset, len);
     else if (kind === Kind.IoDone) this.io.onDone(bytes, offset);
     else if (kind === Kind.DriverExited) this.ioDriverExited(this.mailbox.view(bytes).getUint16(offset + 2, true));
+    else if (kind === Kind.NetSetupDone) this.onSetupDone(bytes, offset);
     else if (kind === Kind.Channel) deliverChannel(this.mailbox.view(bytes).getUint16(offset + 2, true), this.mailbox.body(bytes, offset, len), this.onMainHandlerError);
     else if (kind === Kind.Control) this.onDriverReport(bytes, offset, len);
     // nothing else is sent to the main thread
@@ -590,7 +714,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     return {
       drivers: this.driverStats().map((d, i) => {
         const r = replies[i] as Reply;
-        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null, ports: r?.ports ?? null };
+        const ports = d.kind === 'io' ? this.ioPortStats(d.id) : (r?.ports ?? null);
+        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null, ports };
       }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
       routing: { ...this.mailbox.router.decisions } as Record<RouteReason, number>,

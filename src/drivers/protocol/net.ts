@@ -155,3 +155,14 @@ export const enum NetSetupDoneAt {
 
 /** An exec driver's staging ring for one io driver: header (u64 written, u64 consumed, u64 size), then the bytes. */
 export const STAGING_HEADER = 64;
+
+/**
+ * An io driver's net block (allocated by the main thread at its first
+ * listen, then the io driver's): u32 send-queue size per connection slot,
+ * then IO_NET_STAT_SERVERS x IO_NET_STAT_FIELDS f64 counters per server
+ * index (field 0: 1 if in use; then IO_NET_STAT_NAMES), which the io driver
+ * rewrites each turn (NetEngine::WriteStats).
+ */
+export const IO_NET_STAT_SERVERS = 32;
+export const IO_NET_STAT_FIELDS = 20;
+export const IO_NET_STAT_NAMES = ['accepted', 'refused', 'open', 'closed', 'bytesIn', 'bytesOut', 'recvs', 'sends', 'sendsInFlight', 'enobufs', 'rearms', 'buffersLent', 'acceptErrors', 'acceptBackoffs', 'datagrams', 'truncated', 'sendErrors', 'incomingLocal', 'incomingOther'] as const;

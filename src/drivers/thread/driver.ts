@@ -27,6 +27,7 @@ import { CompletionRegistry } from './completions.js';
 import { IoClient } from '../shared/io.js';
 import { deliverChannel } from '../shared/channels.js';
 import { NetReactor, type ListenRequest } from '../../net/reactor.js';
+import { RemoteNet, type RemoteAttach } from '../../net/remote.js';
 
 export class JsDriver implements ThreadRuntime, DriverSide {
   readonly id: number;
@@ -53,6 +54,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private readonly cancelled = new Set<string>();
   /** the port servers on this driver's ring, made at the first Listen */
   private net: NetReactor | undefined;
+  /** the port servers io drivers of our TPC run for us (io + exec), made at the first NetAttach */
+  private remote: RemoteNet | undefined;
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
   private turnQueued = false;
@@ -170,6 +173,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     this.pollInbox();
     this.pollRing();
     const ran = this.scheduler.runTurn();
+    this.remote?.turn();
     const backlog = this.mailbox.flush();
     this.publish();
     if (this.forceExit || (this.draining && this.pending === 0 && !this.scheduler.hasWork() && backlog === 0 && this.netQuiet())) return this.finishExit();
@@ -247,7 +251,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
 
   /** Draining: every connection's writes have gone out (the ring's close then closes the sockets). */
   private netQuiet(): boolean {
-    return this.net === undefined || (this.ring.pending === 0 && this.net.quiet());
+    return (this.net === undefined || (this.ring.pending === 0 && this.net.quiet())) && (this.remote === undefined || this.remote.quiet());
   }
 
   private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void => {
@@ -311,6 +315,10 @@ export class JsDriver implements ThreadRuntime, DriverSide {
       case Kind.IoDone:
         this.io.onDone(bytes, offset); // settles as work of the queue that made the call
         return;
+      case Kind.NetEvent:
+        // An event of a connection an io driver runs for us: handled now, like a hybrid driver's ring events.
+        this.remote?.onMessage(bytes, offset);
+        return;
       case Kind.Channel: {
         // Delivered as work of the default queue: handlers are scheduled like everything else.
         const from = dv.getUint16(offset + 2, true);
@@ -328,7 +336,17 @@ export class JsDriver implements ThreadRuntime, DriverSide {
       case ControlOp.Drain:
         this.draining = true;
         this.net?.drain(); // stop accepting; end every connection once what it queued is sent
+        this.remote?.drain();
         return;
+      case ControlOp.NetAttach: {
+        try {
+          this.remote ??= new RemoteNet(this.mailbox, this.mailbox.arenas[this.tpc]!, this.onPortHandlerError, this.poke);
+          this.mailbox.sendResult(from, callId, true, this.remote.attach(body as RemoteAttach));
+        } catch (err) {
+          this.mailbox.sendResult(from, callId, false, err);
+        }
+        return;
+      }
       case ControlOp.Listen: {
         try {
           this.net ??= new NetReactor(this.ring, this.mailbox.arenas[this.tpc]!, this.onPortHandlerError, this.poke);
@@ -362,7 +380,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         return;
       }
       case ControlOp.Stats:
-        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale, ports: this.net?.stats() ?? [] });
+        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale, ports: this.net?.stats() ?? [], remotePorts: this.remote?.stats() ?? [] });
         return;
       case ControlOp.DriverDied: {
         const [dead, gen, drained, why] = body as [number, number, boolean?, string?];
@@ -370,6 +388,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         if (this.layout.drivers[dead]?.kind === 'io') {
           const d = this.layout.drivers[dead]!;
           this.io.driverDied(dead, gen, drained === true, (what) => new DriverDiedError(`gatio io: ${what}: io driver ${d.name} (id ${dead}, PU ${d.pu}) stopped before completing it: ${why}`));
+          this.remote?.ioDied(dead, `io driver ${d.name} (id ${dead}) stopped: ${why}`);
           return;
         }
         this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));

@@ -1,0 +1,100 @@
+// Port servers on io drivers whose exec drivers run the handlers (io+exec),
+// beyond what net-tcp runs in both modes: either side dying, shutdown, and
+// the config rules of this mode.
+import { skip, test } from './_harness.mjs';
+import * as assert from 'uvu/assert';
+import { start, topology, validateConfig } from '../dist/index.js';
+import { HOST, NET, bounded, connect, fdCount, readAll, readBytes, udpAsk, netMissing } from './_net-support.mjs';
+import { running } from './_runtime-support.mjs';
+
+const missing = await netMissing();
+const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
+const topo = topology();
+const IO_EXEC = { drivers: { io: 1, exec: 1 } };
+const port = (handler, extra = {}) => ({ port: 0, protocol: 'tcp', handler, host: HOST, drivers: 'io', ...extra });
+
+async function echoes(p, text) {
+  const s = await connect(p);
+  const back = readBytes(s, text.length);
+  s.write(text);
+  const got = (await bounded(back, 5000, `echo of ${text}`)).toString();
+  s.destroy();
+  return got;
+}
+
+async function until(what, fn, ms = 10_000) {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > ms) assert.unreachable(`${what}: not after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('validation: io drivers serve a port only with exec drivers in their TPC, and not mixed with hybrid drivers', () => {
+  const noExec = validateConfig({ drivers: 'io', ports: [{ port: 9000, protocol: 'tcp', handler: 'x', drivers: 'io' }] }, topo).errors;
+  assert.ok(noExec.some((e) => e.path === 'ports[0].drivers' && /no exec driver/.test(e.message)), JSON.stringify(noExec));
+  if (topo.cores.length >= 2) {
+    const mixed = validateConfig({ drivers: { io: 1, hybrid: 1 }, ports: [{ port: 9000, protocol: 'tcp', handler: 'x', drivers: [0, 1] }] }, topo).errors;
+    assert.ok(mixed.some((e) => /mixes io and hybrid/.test(e.message)), JSON.stringify(mixed));
+  }
+});
+
+netTest('the exec driver dies: the io driver closes its connections and takes its buffers back; the successor runs new ones', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo')] });
+  try {
+    const p = rt.ports()[0].port;
+    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
+    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const victims = await Promise.all(Array.from({ length: 5 }, () => connect(p)));
+    const closed = victims.map((s) => readAll(s).catch(() => Buffer.alloc(0)));
+    // Keep buffers lent: data in flight while the exec driver dies.
+    for (const s of victims) s.write('x'.repeat(50_000));
+    await rt.spawn('net-exit', [6], { driver: exec }).catch(() => {});
+    await bounded(Promise.all(closed), 10_000, "the dead exec driver's connections close");
+    await running(rt, exec, 1);
+    const ioStats = async () => (await rt.stats()).drivers[io].ports[0];
+    await until('every buffer back in the ring', async () => (await ioStats()).buffersLent === 0 && (await ioStats()).open === 0);
+    await until('the successor runs new connections', async () => (await echoes(p, 'again').catch(() => '')) === 'again');
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+netTest('the io driver dies: its connections close, the exec driver says so to close(), the restarted io driver serves the port again', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo'), { port: 0, protocol: 'udp', handler: 'uecho', host: HOST, drivers: 'io' }] });
+  try {
+    const [tcpPort, udpPort] = rt.ports();
+    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    assert.is(await echoes(tcpPort.port, 'before'), 'before');
+    const s = await connect(tcpPort.port);
+    const closed = readAll(s).catch(() => Buffer.alloc(0));
+    rt.faultIoDriver(io);
+    await bounded(closed, 10_000, "the io driver's connection closes");
+    await running(rt, io, 1);
+    await until('the port is served again', () => rt.ports().every((q) => q.drivers.includes(io)));
+    assert.is(await echoes(tcpPort.port, 'after'), 'after');
+    assert.is((await udpAsk(udpPort.port, 'udp after')).m.toString(), 'udp after');
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+netTest('shutdown with open io+exec connections: queued writes go out, every connection closes, no fd is left', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const fds = fdCount();
+  const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo')] });
+  const p = rt.ports()[0].port;
+  const conns = await Promise.all(Array.from({ length: 10 }, () => connect(p)));
+  const ends = conns.map((s) => readAll(s).catch(() => Buffer.alloc(0)));
+  conns[0].write(Buffer.alloc(1 << 20, 3));
+  await new Promise((r) => setTimeout(r, 100));
+  await bounded(rt.shutdown(), 15_000, 'shutdown');
+  const got = await bounded(Promise.all(ends), 10_000, 'every connection closed');
+  assert.ok(got[0].length > 0, 'echoed bytes arrived before the close');
+  await Promise.all(conns.map((s) => (s.destroyed && s.closed ? null : new Promise((r) => s.once('close', r).destroy()))));
+  assert.is(fdCount(), fds, `fds back to ${fds}`);
+});
+
+test.run();
