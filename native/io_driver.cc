@@ -320,7 +320,9 @@ class Loop {
     int rc = net_->Listen(spec, &out, why);
     if (rc < 0) return rc;
     blocks_.push_back(spec.bufBlock);  // ours from here: freed when the server has drained, or after our ring's drain
-    if (execs_.size() <= static_cast<size_t>(rc)) execs_.resize(rc + 1), rr_.resize(rc + 1);
+    if (execs_.size() <= static_cast<size_t>(rc)) execs_.resize(rc + 1), rr_.resize(rc + 1), throttleAt_.resize(rc + 1);
+    // A connection whose exec driver holds an eighth of the ring (at least 4) is not read until it gives some back.
+    throttleAt_[rc] = std::max(4u, m.bufCount / 8);
     execs_[rc].assign(m.execs, m.execs + m.nExecs);
     rr_[rc] = 0;
     for (unsigned i = 0; i < m.nExecs; i++) execGen_[m.execs[i]] = m.execGens[i];
@@ -359,7 +361,11 @@ class Loop {
       ep = it->second;
       if (e.type == kEvClose) connExec_.erase(it);
     }
-    if (lends) lentBy_[ep].insert(Key(e.server, e.bid));
+    if (lends) {
+      lentBy_[ep][Key(e.server, e.bid)] = e.type == kEvData ? e.conn : 0;
+      if (e.type == kEvData && ++connLent_[e.conn] >= throttleAt_[e.server]) net_->Throttle(e.conn, true);
+    }
+    if (e.type == kEvClose) connLent_.erase(e.conn);
     NetEventMsg m{};
     m.kind = kKindNetEvent;
     m.type = e.type;
@@ -405,9 +411,15 @@ class Loop {
     switch (c.op) {
       case kOpNetRelease: {
         auto& lent = lentBy_[c.from];
-        if (lent.erase(Key(c.server, c.bid))) {  // only what was lent to this exec driver: a buffer never goes back twice
-          net_->ReturnBuffer(c.server, c.bid);
-          released_ = true;
+        auto it = lent.find(Key(c.server, c.bid));
+        if (it == lent.end()) return;  // only what was lent to this exec driver: a buffer never goes back twice
+        const uint32_t conn = it->second;
+        lent.erase(it);
+        net_->ReturnBuffer(c.server, c.bid);
+        released_ = true;
+        if (conn != 0) {
+          auto cl = connLent_.find(conn);
+          if (cl != connLent_.end() && cl->second > 0 && --cl->second == throttleAt_[c.server] / 2) net_->Throttle(conn, false);
         }
         return;
       }
@@ -455,7 +467,10 @@ class Loop {
       if (e == ep) conns.push_back(conn);
     for (uint32_t conn : conns) connExec_.erase(conn);  // first: their close events then go nowhere
     for (uint32_t conn : conns) net_->CloseConnection(conn, -ECONNABORTED);
-    for (uint32_t k : lentBy_[ep]) net_->ReturnBuffer(k >> 16, static_cast<uint16_t>(k & 0xffff));
+    for (auto& [k, conn] : lentBy_[ep]) {
+      net_->ReturnBuffer(k >> 16, static_cast<uint16_t>(k & 0xffff));
+      connLent_.erase(conn);
+    }
     lentBy_[ep].clear();
     net_->RearmStarved();
     auto st = staging_.find(ep);
@@ -716,7 +731,9 @@ class Loop {
   std::vector<std::vector<uint16_t>> execs_;  // by server: the exec endpoints its connections go to
   std::vector<unsigned> rr_;
   std::unordered_map<uint32_t, uint16_t> connExec_;  // connection -> its exec endpoint
-  std::unordered_map<uint16_t, std::unordered_set<uint32_t>> lentBy_;  // exec endpoint -> buffers lent to it
+  std::unordered_map<uint16_t, std::unordered_map<uint32_t, uint32_t>> lentBy_;  // exec endpoint -> buffer lent to it -> its connection (0: a datagram)
+  std::unordered_map<uint32_t, unsigned> connLent_;  // connection -> buffers of it its exec driver holds
+  std::vector<unsigned> throttleAt_;                 // by server: that many held buffers stop a connection's reads
   std::unordered_map<uint16_t, uint16_t> execGen_;   // exec endpoint -> the generation events are stamped with
   std::unordered_map<uint16_t, uint64_t> staging_;   // exec endpoint -> its staging ring
   std::string scratch_;

@@ -205,6 +205,7 @@ Napi::Value NetStats(const Napi::CallbackInfo& info) {
   set("sendErrors", s.sendErrors);
   set("incomingLocal", s.incomingLocal);
   set("incomingOther", s.incomingOther);
+  set("throttles", s.throttles);
   return o;
 }
 

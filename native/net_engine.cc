@@ -71,6 +71,7 @@ struct NetEngine::Conn {
   bool open = false;         // JS may still use it (no kEvClose yet)
   bool closing = false;      // closed: waiting for ops to drain before the fd and slot go
   bool recvArmed = false, sendInFlight = false, paused = false, eof = false;
+  bool throttled = false;  // its handlers hold too many of its buffers (Throttle)
   bool ending = false, shutDown = false, wantDrain = false, dirty = false;
   std::string sending;  // read by the kernel while sendInFlight: never touched then
   size_t sent = 0;      // bytes of `sending` already sent
@@ -451,7 +452,7 @@ void NetEngine::OnRecv(Conn& c, int res, unsigned flags, bool more) {
     if (!more && c.open) s.starvedConns.push_back(c.id);  // re-armed when JS gives buffers back, not polled
   } else if (res < 0 && res != -ECANCELED) {
     if (c.open) CloseConn(c, res);
-  } else if (res > 0 && !more && c.open && !c.paused && !c.eof) {
+  } else if (res > 0 && !more && c.open && !c.paused && !c.throttled && !c.eof) {
     s.st.rearms++;
     ArmRecv(c);  // the kernel ended the multishot (e.g. CQ overflow): keep reading
   }
@@ -586,7 +587,7 @@ void NetEngine::RearmStarved() {
     ids.swap(s.starvedConns);
     for (uint32_t id : ids) {
       Conn* c = Find(id);
-      if (c && c->open && !c->paused && !c->eof && !c->recvArmed) {
+      if (c && c->open && !c->paused && !c->throttled && !c->eof && !c->recvArmed) {
         s.st.rearms++;
         ArmRecv(*c);
       }
@@ -806,8 +807,26 @@ void NetEngine::ConnCommand(uint8_t op, uint32_t conn) {
       return;
     case kOpNetResume:
       c->paused = false;
-      if (!c->recvArmed && !c->eof) ArmRecv(*c);
+      if (!c->recvArmed && !c->eof && !c->throttled) ArmRecv(*c);
       return;
+  }
+}
+
+void NetEngine::Throttle(uint32_t conn, bool on) {
+  Conn* c = Find(conn);
+  if (!c || !c->open || c->throttled == on) return;
+  c->throttled = on;
+  if (on) {
+    servers_[c->server]->st.throttles++;
+    if (c->recvArmed) {
+      if (io_uring_sqe* sqe = Sqe()) {
+        io_uring_prep_cancel64(sqe, Ud(kUdRecv, c->server, c->id), 0);
+        io_uring_sqe_set_data64(sqe, Ud(kUdCancel, c->server, c->id));
+      }
+    }
+  } else if (!c->paused && !c->recvArmed && !c->eof) {
+    servers_[c->server]->st.rearms++;
+    ArmRecv(*c);
   }
 }
 
@@ -863,7 +882,7 @@ void NetEngine::WriteStats(double* out, unsigned n) const {
     if (!used) continue;
     const NetServerStats& s = servers_[i]->st;
     const uint64_t v[] = {s.accepted, s.refused, s.open, s.closed, s.bytesIn, s.bytesOut, s.recvs, s.sends, s.sendsInFlight, s.enobufs,
-                          s.rearms, s.buffersLent, s.acceptErrors, s.acceptBackoffs, s.datagrams, s.truncated, s.sendErrors, s.incomingLocal, s.incomingOther};
+                          s.rearms, s.buffersLent, s.acceptErrors, s.acceptBackoffs, s.datagrams, s.truncated, s.sendErrors, s.incomingLocal, s.incomingOther, s.throttles};
     for (unsigned k = 0; k < sizeof v / sizeof v[0]; k++) set(k + 1, static_cast<double>(v[k]));
   }
 }

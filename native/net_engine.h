@@ -103,6 +103,8 @@ struct NetServerStats {
   uint64_t datagrams = 0, truncated = 0, sendErrors = 0;
   // accepted connections whose packets the kernel processed on this driver's CPU (SO_INCOMING_CPU), or elsewhere
   uint64_t incomingLocal = 0, incomingOther = 0;
+  // times a connection stopped being read because its handlers held too many buffers (io + exec)
+  uint64_t throttles = 0;
 };
 
 class NetEngine final : public CqeSink {
@@ -163,13 +165,17 @@ class NetEngine final : public CqeSink {
   void SendTo(unsigned server, const uint8_t* record, size_t n);
   // kOpNetEnd / Close / Pause / Resume on a connection id.
   void ConnCommand(uint8_t op, uint32_t conn);
+  // Stops (on) or resumes (off) reading a connection whose handlers hold
+  // too many of its buffers; independent of the handlers' own pause(). The
+  // kernel's socket buffer then applies TCP flow control to the peer.
+  void Throttle(uint32_t conn, bool on);
 
   int Peer(uint32_t conn, sockaddr_storage* out, socklen_t* len) const;
   bool ServerStats(int server, NetServerStats* out) const;
   // Every server's counters as doubles, kStatFields per server index (field
   // 0: 1 if the server is in use), for readers on other threads (an io
   // driver publishes them each turn; src/drivers/protocol/net.ts IO_NET_STATS).
-  static constexpr unsigned kStatFields = 20;
+  static constexpr unsigned kStatFields = 24;
   void WriteStats(double* out, unsigned servers) const;
   unsigned servers() const { return static_cast<unsigned>(servers_.size()); }
   // Connections whose ops are still in flight, and servers not yet gone.

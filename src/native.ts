@@ -135,6 +135,8 @@ export interface RawNetStats {
   /** accepted connections the kernel processed on this driver's CPU (SO_INCOMING_CPU) */
   incomingLocal: number;
   incomingOther: number;
+  /** io + exec: times a connection stopped being read because its exec driver held too many of its buffers */
+  throttles: number;
 }
 
 /** What ringCreate reports about the ring it set up (native/ring.cc). */

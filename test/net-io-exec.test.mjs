@@ -81,6 +81,33 @@ netTest('the io driver dies: its connections close, the exec driver says so to c
   }
 });
 
+netTest('a connection whose exec driver holds too many of its buffers is not read until they come back (TCP flow control), and loses nothing', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo', { buffers: { count: 64, size: 4096 } })] });
+  try {
+    const p = rt.ports()[0].port;
+    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
+    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const s = await connect(p);
+    const data = Buffer.alloc(4 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+    const back = readBytes(s, data.length);
+    // The exec driver is stuck for 400 ms while 4 MiB arrive: the io driver must stop reading, not lend it all 64 buffers and starve the rest.
+    const busy = rt.spawn('net-busy', [400], { driver: exec });
+    await new Promise((r) => setTimeout(r, 20));
+    s.write(data);
+    await busy;
+    const got = await bounded(back, 20_000, 'the echo after the stall');
+    assert.ok(got.equals(data), 'every byte, in order');
+    const st = (await rt.stats()).drivers[io].ports[0];
+    assert.ok(st.throttles > 0, `the connection was throttled (${st.throttles} times)`);
+    assert.is(st.buffersLent, 0, 'every buffer came back');
+    s.destroy();
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 netTest('shutdown with open io+exec connections: queued writes go out, every connection closes, no fd is left', async () => {
   if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
   const fds = fdCount();

@@ -164,5 +164,5 @@ export const STAGING_HEADER = 64;
  * rewrites each turn (NetEngine::WriteStats).
  */
 export const IO_NET_STAT_SERVERS = 32;
-export const IO_NET_STAT_FIELDS = 20;
-export const IO_NET_STAT_NAMES = ['accepted', 'refused', 'open', 'closed', 'bytesIn', 'bytesOut', 'recvs', 'sends', 'sendsInFlight', 'enobufs', 'rearms', 'buffersLent', 'acceptErrors', 'acceptBackoffs', 'datagrams', 'truncated', 'sendErrors', 'incomingLocal', 'incomingOther'] as const;
+export const IO_NET_STAT_FIELDS = 24;
+export const IO_NET_STAT_NAMES = ['accepted', 'refused', 'open', 'closed', 'bytesIn', 'bytesOut', 'recvs', 'sends', 'sendsInFlight', 'enobufs', 'rearms', 'buffersLent', 'acceptErrors', 'acceptBackoffs', 'datagrams', 'truncated', 'sendErrors', 'incomingLocal', 'incomingOther', 'throttles'] as const;
