@@ -4,7 +4,7 @@
 // handler's name and shape as its module registered it) and a fingerprint
 // of it; the main thread compares them before the port takes traffic.
 import { createHash } from 'node:crypto';
-import type { Protocol } from '../tpc/ports.js';
+import type { ListenOptions, Protocol } from '../tpc/ports.js';
 
 export interface EffectiveConfig {
   protocol: Protocol;
@@ -40,4 +40,31 @@ export function fingerprint(e: EffectiveConfig): string {
 /** The fields in which `b` differs from `a`, as "field: a vs b". */
 export function differences(a: EffectiveConfig, b: EffectiveConfig): string[] {
   return FIELDS.filter((f) => a[f] !== b[f]).map((f) => `${f}: ${JSON.stringify(a[f])} vs ${JSON.stringify(b[f])}`);
+}
+
+/** What a driver got for a listen (`r`: what its socket reports), as the fingerprint covers it. */
+export function effectiveConfig(
+  req: { protocol: Protocol; host: string; handler: string; options: ListenOptions },
+  shape: string,
+  r: { port: number; backlog: number; noDelay: boolean; reusePort: boolean; rcvBuf: number; sndBuf: number },
+): EffectiveConfig {
+  const o = req.options;
+  return {
+    protocol: req.protocol,
+    host: req.host,
+    port: r.port,
+    handler: req.handler,
+    shape,
+    backlog: r.backlog,
+    bufCount: o.bufCount,
+    bufSize: o.bufSize,
+    maxConnections: o.maxConnections,
+    noDelay: r.noDelay,
+    reusePort: r.reusePort,
+    rcvBuf: r.rcvBuf,
+    sndBuf: r.sndBuf,
+    highWater: o.highWater,
+    maxQueued: o.maxQueued,
+    steering: o.steering,
+  };
 }

@@ -15,7 +15,7 @@ import { OP_NET_RELEASE, OP_NET_SEND, OP_NET_SENDTO, type Ring } from '../driver
 import { findHandler, handlerNames, type Handler } from './handlers.js';
 import type { TcpConnection } from './tcp.js';
 import { UdpSocket } from './udp.js';
-import { fingerprint, type EffectiveConfig } from './fingerprint.js';
+import { effectiveConfig, fingerprint, type EffectiveConfig } from './fingerprint.js';
 import { PortSide, type HandlerErrorSink, type ServerEntry } from './port-side.js';
 
 export type { HandlerErrorSink } from './port-side.js';
@@ -131,7 +131,7 @@ export class NetReactor extends PortSide {
       handlerErrors: 0,
     };
     this.servers.set(PortSide.serverKey(-1, r.server), s);
-    const effective = effectiveConfig(req, h, r);
+    const effective = effectiveConfig(req, h.shape, r);
     return { server: r.server, effective, fingerprint: fingerprint(effective) };
   }
 
@@ -238,27 +238,4 @@ export class NetReactor extends PortSide {
     this.#stageOff = 0;
     this.epoch++;
   }
-}
-
-/** What a driver got for a listen, as the fingerprint covers it. */
-export function effectiveConfig(req: ListenRequest, h: Handler, r: { port: number; backlog: number; noDelay: boolean; reusePort: boolean; rcvBuf: number; sndBuf: number }): EffectiveConfig {
-  const o = req.options;
-  return {
-    protocol: req.protocol,
-    host: req.host,
-    port: r.port,
-    handler: req.handler,
-    shape: h.shape,
-    backlog: r.backlog,
-    bufCount: o.bufCount,
-    bufSize: o.bufSize,
-    maxConnections: o.maxConnections,
-    noDelay: r.noDelay,
-    reusePort: r.reusePort,
-    rcvBuf: r.rcvBuf,
-    sndBuf: r.sndBuf,
-    highWater: o.highWater,
-    maxQueued: o.maxQueued,
-    steering: o.steering,
-  };
 }

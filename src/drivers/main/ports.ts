@@ -11,9 +11,10 @@ import { differences, type EffectiveConfig } from '../../net/fingerprint.js';
 import { PortError } from '../../net/errors.js';
 import type { ListenReply, ListenRequest } from '../../net/reactor.js';
 import { ControlOp } from '../protocol/messages.js';
+import type { RawListenResult } from '../../native.js';
 import { constants as osConstants } from 'node:os';
 import { NetSetupAt, SETUP_CLOSE_CONNS, SETUP_NODELAY, SETUP_REUSEPORT, SETUP_UDP, SetupOp, bufferBlockBytes } from '../protocol/net.js';
-import { fingerprint } from '../../net/fingerprint.js';
+import { effectiveConfig, fingerprint } from '../../net/fingerprint.js';
 import type { RemoteAttach } from '../../net/remote.js';
 
 export type Control = (driver: number, op: ControlOp, body: unknown, timeoutMs: number) => Promise<unknown>;
@@ -158,17 +159,10 @@ export async function closePort(open: OpenPort, control: Control, ctx?: IoPortCo
 // ---- io + exec: the sockets on io drivers, the handlers on exec drivers ----
 
 /** An io driver's answer to a NetSetup (native/net_msgs.h NetSetupDoneMsg). */
-export interface SetupReply {
+export interface SetupReply extends RawListenResult {
   ok: boolean;
+  /** a negated errno when not ok */
   err: number;
-  server: number;
-  fd: number;
-  port: number;
-  backlog: number;
-  rcvBuf: number;
-  sndBuf: number;
-  reusePort: boolean;
-  noDelay: boolean;
 }
 
 /** What opening a port on io drivers needs of the runtime. */
@@ -272,24 +266,8 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
     throw err;
   });
   const odd = shapes.findIndex((sh) => sh !== shapes[0]);
-  const effective: EffectiveConfig = {
-    protocol: spec.protocol,
-    host: spec.host,
-    port: r.port,
-    handler: spec.handler,
-    shape: shapes[0]!,
-    backlog: r.backlog,
-    bufCount: o.bufCount,
-    bufSize: o.bufSize,
-    maxConnections: o.maxConnections,
-    noDelay: r.noDelay,
-    reusePort: r.reusePort,
-    rcvBuf: r.rcvBuf,
-    sndBuf: r.sndBuf,
-    highWater: o.highWater,
-    maxQueued: o.maxQueued,
-    steering: o.steering,
-  };
+  const effective = effectiveConfig({ ...spec, options: o }, shapes[0]!, r);
+
   if (odd > 0) {
     await ctx.ioSetup(d.id, SetupOp.Stop, (m) => (m.setUint16(NetSetupAt.Server, r.server, true), m.setUint8(NetSetupAt.Flags, SETUP_CLOSE_CONNS))).catch(() => {});
     throw new PortError(`gatio: ${spec.key}: the exec drivers running ${label(d)}'s connections did not get the same handler: ${label(execs[odd]!)} vs ${label(execs[0]!)}: shape: ${JSON.stringify(shapes[odd])} vs ${JSON.stringify(shapes[0])}`, 'GATIO_PORT_MISMATCH', spec.key);
