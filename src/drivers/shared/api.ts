@@ -4,7 +4,7 @@
 // never yields, and spawn goes through the runtime started there.
 import type { SpawnOptions } from './mailbox.js';
 import { threadRuntime } from './thread.js';
-import { TimeoutError } from './errors.js';
+import { TimeoutError, abortReason, badSleepMs } from './errors.js';
 import type { IoBuffer, IoClient } from './io.js';
 import { allocShared, type SharedBuffer } from './shared-buffer.js';
 
@@ -12,15 +12,28 @@ import { allocShared, type SharedBuffer } from './shared-buffer.js';
 export function sleep(ms: number, opts: { signal?: AbortSignal } = {}): Promise<void> {
   const d = threadRuntime()?.driver;
   if (d) return d.sleep(ms, opts.signal);
+  // The main thread (or any other): Node's timers, under the drivers' rules.
+  const bad = badSleepMs(ms);
+  if (bad) return Promise.reject(bad);
+  const signal = opts?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new TypeError(`sleep: opts.signal must be an AbortSignal, got ${typeof signal}`));
   return new Promise((resolve, reject) => {
-    const signal = opts.signal;
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => (clearTimeout(t), reject(signal!.reason));
-    // The listener goes when the timer fires: interval() passes one signal to every tick's sleep.
-    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    if (signal?.aborted) return reject(abortReason(signal, 'the sleep'));
+    let t: NodeJS.Timeout;
+    const onAbort = () => (clearTimeout(t), reject(abortReason(signal, 'the sleep')));
+    // Node's timers stop at 2^31 - 1 ms (24.8 days): longer sleeps are that many steps.
+    const due = performance.now() + ms;
+    const step = () => {
+      const left = due - performance.now();
+      if (left <= 0) return signal?.removeEventListener('abort', onAbort), resolve(); // the listener goes when the timer fires: interval() passes one signal to every tick's sleep
+      t = setTimeout(step, Math.min(left, MAX_NODE_TIMER_MS));
+    };
+    t = setTimeout(step, Math.min(ms, MAX_NODE_TIMER_MS));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
 
 /** `promise`, or a TimeoutError when it has not settled after `ms`. The timer is cancelled when it settles. */
 export async function timeout<T>(promise: PromiseLike<T>, ms: number): Promise<T> {

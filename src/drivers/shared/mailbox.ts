@@ -7,6 +7,8 @@
 // owner's loop calls it every turn, and keeps turning while anything is
 // backlogged); wakeups are batched the same way, one wakeIfParked() per
 // destination per flush.
+import { didYouMean } from '../../tpc/did-you-mean.js';
+import { abortReason } from './errors.js';
 import { Arena } from '../../tpc/arena.js';
 import { decode, encode, encodeInto } from '../protocol/codec.js';
 import { Stat, STATS_SLOTS, type ArenaRef, type Layout } from '../protocol/layout.js';
@@ -190,6 +192,7 @@ export class Mailbox {
       throw new Error(`gatio: unknown task "${task}" (the task modules define: ${this.taskNames.join(', ') || 'no tasks'})`);
     }
     if (!Array.isArray(args)) throw new TypeError(`gatio: spawn("${task}", args): args must be an array of arguments`);
+    checkSpawnOptions(task, opts, this.layout.drivers.length, this.layout.arenas.length);
     const queueIndex = opts.queue === undefined ? 0 : this.layout.queues.indexOf(opts.queue);
     if (queueIndex < 0) throw new Error(`gatio: unknown task queue "${opts.queue}" (queues: ${this.layout.queues.join(', ')})`);
     const signal = opts.signal;
@@ -234,26 +237,54 @@ export class Mailbox {
   }
 
   /**
-   * Aborting rejects the call with the signal's reason and sends CANCEL. A
-   * settled call lets go of the signal: one long-lived signal shared by many
-   * calls would otherwise collect a listener per call (a leak, and Node's
-   * MaxListenersExceededWarning after 10).
+   * Aborting rejects the call with the signal's reason and sends CANCEL
+   * (with the reason, which the task sees as its signal's). One listener per
+   * signal, however many calls share it (one long-lived signal for many
+   * calls would otherwise collect a listener per call: Node's
+   * MaxListenersExceededWarning after 10); a settled call leaves the
+   * signal's set, and the last one takes the listener away.
    */
   private cancelOnAbort(signal: AbortSignal, callId: number, endpoint: number): void {
-    const onAbort = () => {
-      const call = this.calls.get(callId);
-      if (!call) return;
-      this.calls.delete(callId);
-      this.sendCancel(endpoint, callId);
-      this.poke();
-      call.reject(signal.reason instanceof Error ? signal.reason : new Error('the task was aborted'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    let waiting = this.bySignal.get(signal);
+    if (!waiting) {
+      const set = new Map<number, number>();
+      waiting = set;
+      const onAbort = () => {
+        this.bySignal.delete(signal);
+        for (const [id, ep] of set) {
+          const call = this.calls.get(id);
+          if (!call) continue;
+          this.calls.delete(id);
+          this.sendCancel(ep, id, signal.reason);
+          call.reject(abortReason(signal, `task "${call.task}"`));
+        }
+        this.poke();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.signalListeners.set(signal, onAbort);
+      this.bySignal.set(signal, set);
+    }
+    waiting.set(callId, endpoint);
     const call = this.calls.get(callId)!;
     const { resolve, reject } = call;
-    call.resolve = (v) => (signal.removeEventListener('abort', onAbort), resolve(v));
-    call.reject = (e) => (signal.removeEventListener('abort', onAbort), reject(e));
+    const leave = () => {
+      const set = this.bySignal.get(signal);
+      if (!set) return;
+      set.delete(callId);
+      if (set.size === 0) {
+        this.bySignal.delete(signal);
+        const l = this.signalListeners.get(signal);
+        if (l) signal.removeEventListener('abort', l);
+        this.signalListeners.delete(signal);
+      }
+    };
+    call.resolve = (v) => (leave(), resolve(v));
+    call.reject = (e) => (leave(), reject(e));
   }
+
+  /** calls waiting on each AbortSignal (call id -> endpoint), and its one listener */
+  private readonly bySignal = new WeakMap<AbortSignal, Map<number, number>>();
+  private readonly signalListeners = new WeakMap<AbortSignal, () => void>();
 
   /** A RESULT message: settles its call (unknown: already settled). A body that cannot be decoded rejects the call with why. */
   settleResult(bytes: Uint8Array, offset: number, len: number): void {
@@ -270,7 +301,8 @@ export class Mailbox {
     if (!call) return;
     this.calls.delete(callId);
     if (ok) call.resolve(value);
-    else call.reject(value instanceof Error ? value : new Error(`task "${call.task}" failed with a non-error value: ${String(value)}`));
+    // A non-Error thrown by the task is kept as .value (docs/drivers.md).
+    else call.reject(value instanceof Error ? value : Object.assign(new Error(`task "${call.task}" failed with a non-error value: ${String(value)}`), { value }));
   }
 
   /**
@@ -310,12 +342,21 @@ export class Mailbox {
     this.sendBody(endpoint, value); // errors are values to the codec: name, message, remote stack, code
   }
 
-  sendCancel(endpoint: number, callId: number): void {
+  /** CANCEL for a call; `reason` (the caller's abort reason) becomes the task's signal.reason when it can travel. */
+  sendCancel(endpoint: number, callId: number, reason?: unknown): void {
     this.clearHeader();
     this.scratch[0] = Kind.Cancel;
     this.f64[1] = callId;
     this.u16[8] = this.self;
-    this.sendBody(endpoint, undefined);
+    try {
+      this.sendBody(endpoint, reason);
+    } catch {
+      this.clearHeader();
+      this.scratch[0] = Kind.Cancel;
+      this.f64[1] = callId;
+      this.u16[8] = this.self;
+      this.sendBody(endpoint, undefined); // a reason that cannot be encoded: the task gets a generic one
+    }
   }
 
   sendControl(endpoint: number, op: number, body: unknown, callId = 0): void {
@@ -482,4 +523,31 @@ export class Mailbox {
 function builtNatively(bytes: Uint8Array, offset = 0): boolean {
   const kind = bytes[offset]! & ~BIG;
   return kind === Kind.IoDone || kind === Kind.DriverExited || kind === Kind.NetEvent || kind === Kind.NetSetupDone;
+}
+
+const SPAWN_OPTION_KEYS = ['driver', 'tpc', 'key', 'queue', 'signal', 'onFull'] as const;
+
+/** spawn()'s options, checked where they are given: type, range, unknown keys (with a did-you-mean). */
+function checkSpawnOptions(task: string, opts: SpawnOptions, drivers: number, tpcs: number): void {
+  const where = `gatio: spawn("${task}")`;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${where}: options must be an object, got ${opts === null ? 'null' : Array.isArray(opts) ? 'an array' : typeof opts}`);
+  for (const k of Object.keys(opts)) {
+    if ((SPAWN_OPTION_KEYS as readonly string[]).includes(k)) continue;
+    const close = didYouMean(k, SPAWN_OPTION_KEYS);
+    throw new TypeError(`${where}: unknown option "${k}"${close ? `; did you mean "${close}"?` : ` (options: ${SPAWN_OPTION_KEYS.join(', ')})`}`);
+  }
+  const o = opts as Record<string, unknown>;
+  const show = (v: unknown) => (typeof v === 'string' ? `the string ${JSON.stringify(v)}` : typeof v === 'number' ? String(v) : typeof v);
+  // A whole number; one out of range is the router's to refuse (a RouteError rejection, as for a driver that is down).
+  const id = (name: string, n: number, what: string) => {
+    const v = o[name];
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${where}: options.${name} must be a ${what} id (a whole number, 0 to ${n - 1}), got ${show(v)}`);
+  };
+  id('driver', drivers, 'driver');
+  id('tpc', tpcs, 'TPC');
+  if (o.key !== undefined && typeof o.key !== 'string' && !(typeof o.key === 'number' && Number.isFinite(o.key))) throw new TypeError(`${where}: options.key must be a string or a finite number, got ${show(o.key)}`);
+  if (o.queue !== undefined && typeof o.queue !== 'string') throw new TypeError(`${where}: options.queue must be the name of a task queue, got ${show(o.queue)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`${where}: options.signal must be an AbortSignal, got ${show(o.signal)}`);
+  if (o.onFull !== undefined && o.onFull !== 'wait' && o.onFull !== 'reject') throw new TypeError(`${where}: options.onFull must be "wait" or "reject", got ${JSON.stringify(o.onFull)}`);
 }

@@ -302,8 +302,14 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         return;
       case Kind.Cancel: {
         const key = `${dv.getUint16(offset + 16, true)}:${dv.getFloat64(offset + 8, true)}`;
+        let reason: unknown;
+        try {
+          reason = this.mailbox.body(bytes, offset, len); // the caller's abort reason (also frees an arena body)
+        } catch {
+          reason = undefined;
+        }
         const ctx = this.running.get(key);
-        if (ctx) ctx.abort(new Error('the caller aborted the task'));
+        if (ctx) ctx.abort(reason ?? new Error('the caller aborted the task'));
         // Not running: still queued here (startTask drops it; the caller has
         // already rejected), or already finished (forgotten when nothing is pending).
         else if (this.pending > 0) this.cancelled.add(key);

@@ -4,8 +4,8 @@
 // delivered through the scheduler in the queue of the task that slept. Accuracy: the kernel's hrtimer plus the wakeup of a parked thread
 // (measured by bench/timers.mjs, results in docs/benchmarks.md; the bounds
 // test/timers.test.mjs asserts are in docs/drivers.md, "Timers").
-import { AbortedError } from '../shared/errors.js';
-import { MAX_TIMEOUT_NS, type Ring } from '../protocol/ring.js';
+import { abortReason, badSleepMs } from '../shared/errors.js';
+import type { Ring } from '../protocol/ring.js';
 import type { CompletionOwner, CompletionRegistry } from './completions.js';
 import type { Scheduler, TaskQueue } from './scheduler.js';
 
@@ -42,10 +42,9 @@ export class Timers implements CompletionOwner {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (typeof ms !== 'number' || !(ms >= 0) || ms * 1e6 >= MAX_TIMEOUT_NS) {
-      return Promise.reject(new RangeError(`sleep: expected a number of milliseconds from 0 to 2^64 ns (about 584 years), got ${String(ms)}`));
-    }
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const bad = badSleepMs(ms);
+    if (bad) return Promise.reject(bad);
+    if (signal?.aborted) return Promise.reject(abortReason(signal, 'the sleep'));
     const id = this.next++;
     return new Promise<void>((resolve, reject) => {
       const s: Sleeper = { userData: this.completions.register(this, id), resolve, reject, queue: this.scheduler.current() };
@@ -77,7 +76,7 @@ export class Timers implements CompletionOwner {
     const settle =
       res === -ETIME || res === 0
         ? s.resolve
-        : () => s.reject(res === -ECANCELED || res === -ENOENT ? abortReason(s.signal) : new Error(`timer failed: errno ${-res}`));
+        : () => s.reject(res === -ECANCELED || res === -ENOENT ? abortReason(s.signal, 'the sleep') : new Error(`timer failed: errno ${-res}`));
     if (s.queue) this.scheduler.enqueue(s.queue, settle);
     else settle();
   }
@@ -89,7 +88,4 @@ export class Timers implements CompletionOwner {
   }
 }
 
-function abortReason(signal?: AbortSignal): Error {
-  const r = signal?.reason;
-  return r instanceof Error ? r : new AbortedError('the sleep was aborted');
-}
+

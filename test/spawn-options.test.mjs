@@ -1,0 +1,90 @@
+// spawn() options and sleep() arguments are checked where they are given,
+// with one set of rules on every thread; errors keep what was thrown; one
+// AbortSignal shared by many calls costs one listener.
+import { test } from './_harness.mjs';
+import * as assert from 'uvu/assert';
+import { getEventListeners } from 'node:events';
+import { sleep, start } from '../dist/index.js';
+import { TASKS, settle } from './_runtime-support.mjs';
+
+const rt = await start({ modules: [TASKS], queues: { batch: { shares: 1 } } });
+
+test('each bad spawn option is refused at once, naming the option and what it got', () => {
+  const cases = [
+    [{ onFull: 'drop' }, /options\.onFull must be "wait" or "reject", got "drop"/],
+    [{ quue: 'batch' }, /unknown option "quue"; did you mean "queue"\?/],
+    [{ signal: 'x' }, /options\.signal must be an AbortSignal, got the string "x"/],
+    [{ driver: '1' }, /options\.driver must be a driver id \(a whole number, 0 to \d+\), got the string "1"/],
+    [{ tpc: 0.5 }, /options\.tpc must be a TPC id/],
+    [{ key: {} }, /options\.key must be a string or a finite number, got object/],
+    [{ queue: 7 }, /options\.queue must be the name of a task queue, got 7/],
+  ];
+  for (const [opts, re] of cases) assert.throws(() => rt.spawn('add', [1, 2], opts), re, JSON.stringify(opts));
+  assert.throws(() => rt.spawn('add', [1, 2], 'fast'), /options must be an object, got string/);
+});
+
+test('good options still work', async () => {
+  assert.is(await rt.spawn('add', [1, 2], { driver: 0, queue: 'batch', onFull: 'reject', key: 'k', tpc: 0 }), 3);
+});
+
+test('a task that throws a non-Error: the rejection keeps it as .value', async () => {
+  for (const v of ['just a string', 42, { code: 7 }]) {
+    const r = await settle(rt.spawn('throwValue', [v]));
+    assert.not.ok(r.ok);
+    assert.instance(r.error, Error);
+    assert.equal(r.error.value, v, `value ${JSON.stringify(v)} kept`);
+  }
+});
+
+test('one AbortSignal shared by 50 calls: one listener while they wait, none after, no MaxListenersExceededWarning', async () => {
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const ac = new AbortController();
+    const calls = Array.from({ length: 50 }, (_, i) => settle(rt.spawn('waitAbort', [`shared-${i}`, 30_000], { signal: ac.signal })));
+    assert.is(getEventListeners(ac.signal, 'abort').length, 1, 'one listener for 50 calls');
+    const reason = new Error('all of them');
+    ac.abort(reason);
+    const rs = await Promise.all(calls);
+    assert.ok(rs.every((r) => !r.ok && r.error === reason), 'every call rejected with the reason');
+    const done = new AbortController();
+    await Promise.all(Array.from({ length: 20 }, () => rt.spawn('add', [1, 1], { signal: done.signal })));
+    assert.is(getEventListeners(done.signal, 'abort').length, 0, 'settled calls let go of the signal');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
+test("the main thread's sleep() follows the drivers' rules", async () => {
+  for (const [ms, re] of [
+    [-5, /from 0 to 2\^64 ns/],
+    [NaN, /from 0 to 2\^64 ns/],
+    ['10', /expected a number of milliseconds, got the string "10"/],
+    [2e13, /from 0 to 2\^64 ns/],
+  ]) {
+    const e = await sleep(ms).then(() => null, (x) => x);
+    assert.ok(e, `sleep(${JSON.stringify(ms)}) rejected`);
+    assert.match(e.message, re);
+    const onDriver = await rt.spawn('sleepError', [ms]);
+    assert.ok(onDriver, `a driver's sleep(${JSON.stringify(ms)}) rejected too`);
+    assert.is(onDriver.message, e.message, 'with the same message');
+  }
+  // 1e12 ms (31 years) is allowed and waits: no TimeoutOverflowWarning, no resolving at once.
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on('warning', onWarning);
+  const ac = new AbortController();
+  const long = sleep(1e12, { signal: ac.signal }).then(() => 'resolved', (e) => e);
+  const early = await Promise.race([long, new Promise((r) => setTimeout(() => r('pending'), 50))]);
+  ac.abort(new Error('enough'));
+  process.off('warning', onWarning);
+  assert.is(early, 'pending');
+  assert.is((await long).message, 'enough');
+  assert.equal(warnings.map((w) => w.name), []);
+});
+
+test.after(() => rt.shutdown());
+test.run();
