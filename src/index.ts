@@ -28,7 +28,7 @@ export type { ValidationResult } from './tpc/validate.js';
 export { plan, formatPlan } from './tpc/plan.js';
 export type { Plan, PlannedTpc, PlannedDriver, PlanOptions } from './tpc/plan.js';
 export { loadConfig } from './tpc/load-config.js';
-export { start, Runtime, ShutdownError, QueueFullError } from './drivers/main/runtime.js';
+export { start, Runtime, ShutdownError, QueueFullError, StartError, DriverStartError } from './drivers/main/runtime.js';
 export type { StartOptions, SpawnOptions, ShutdownOptions } from './drivers/main/runtime.js';
 export { spawn, sleep, timeout, interval, yieldIfNeeded, driverInfo, sharedBuffer } from './drivers/shared/api.js';
 export { SharedBuffer } from './drivers/shared/shared-buffer.js';

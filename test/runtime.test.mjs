@@ -4,7 +4,9 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { start, topology, ConfigError, ShutdownError, Arena, RouteError, CodecError } from '../dist/index.js';
+import { start, topology, ConfigError, ShutdownError, Arena, RouteError, CodecError, StartError, DriverStartError } from '../dist/index.js';
+import { join } from 'node:path';
+import { fixtures } from './_support.mjs';
 import { TASKS, BAD_TASKS, threadIds, newThreads, openFds, fdDiff, cpusAllowed, reports, settle, delay } from './_runtime-support.mjs';
 
 test('default plan: one hybrid driver per allowed core, each thread pinned to its PU', async () => {
@@ -116,6 +118,28 @@ test('a task module that throws on import: start rejects with its message and le
   const rt = await start({ modules: [TASKS] });
   assert.is(await rt.spawn('add', [1, 1]), 2, 'a later start works');
   await rt.shutdown();
+});
+
+test("a failed start keeps what the module threw: a StartError of one DriverStartError per driver, each naming the module, with the original as cause", async () => {
+  const bad = join(fixtures, 'tasks', 'throws-typed-on-import.mjs');
+  const err = await start({ modules: [bad] }).then((rt) => rt.shutdown().then(() => null), (e) => e);
+  assert.instance(err, StartError);
+  assert.instance(err, AggregateError);
+  assert.is(err.code, 'GATIO_START');
+  const drivers = topology().cores.filter((c) => c.allowed).length;
+  assert.is(err.errors.length, drivers, 'one error per driver');
+  assert.is(err.message.split('setting out of range').length - 1, 1, 'the failure said once, not once per driver');
+  assert.match(err.message, /throws-typed-on-import\.mjs/);
+  for (const e of err.errors) {
+    assert.instance(e, DriverStartError);
+    assert.match(e.module, /throws-typed-on-import\.mjs$/);
+    assert.match(e.message, new RegExp(e.driverName));
+    assert.is(e.cause.name, 'RangeError', 'the original class name');
+    assert.is(e.cause.code, 'E_FIXTURE');
+    assert.is(e.cause.cause.message, 'the root cause', 'its own cause');
+    assert.match(e.cause.stack, /throws-typed-on-import\.mjs:6/, "the module's stack");
+  }
+  assert.is(err.cause, err.errors[0].cause);
 });
 
 test('shutdown({ deadline }): running tasks finish within it; new spawns reject with ShutdownError; idempotent', async () => {

@@ -5,14 +5,14 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Arena } from '../../tpc/arena.js';
 import { native } from '../../native.js';
 import { pinThread, threadBinding } from '../../tpc/affinity.js';
 import type { GatioConfig } from '../../tpc/config.js';
 import { plan as makePlan, type Plan } from '../../tpc/plan.js';
 import { topology, type Topology } from '../../tpc/topology.js';
-import { Stat, STATS_BYTES, type DriverInit, type DriverLayout, type Layout, type ReadyMessage } from '../protocol/layout.js';
+import { Stat, STATS_BYTES, type DriverInit, type DriverLayout, type Layout, type ReadyMessage, type FailedMessage, type ThrownValue } from '../protocol/layout.js';
 import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.js';
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
@@ -224,8 +224,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   /** Starts every driver thread and waits until all are ready. */
   async boot(timeoutMs: number): Promise<void> {
     const results = await Promise.allSettled(this.threads.map((t) => this.startThread(t, timeoutMs)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${this.threads[i]!.layout.name}: ${(r.reason as Error).message}`] : []));
-    if (failed.length) throw new Error(`gatio: drivers failed to start:\n  ${failed.join('\n  ')}`);
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [r.reason instanceof DriverStartError ? r.reason : new DriverStartError(this.threads[i]!.layout, undefined, r.reason)] : []));
+    if (failed.length) throw new StartError(failed);
     // Every driver imported the same modules: they must define the same tasks.
     const lists = this.threads.filter((t) => t.layout.kind !== 'io').map((t) => t.tasks ?? []);
     const first = lists[0] ?? [];
@@ -447,8 +447,16 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const stats = this.mailbox.stats(t.layout.id);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
-      worker.on('message', (m: ReadyMessage | { type: 'stopped' }) => {
-        if (m.type === 'ready') {
+      let failed: FailedMessage | undefined;
+      worker.on('message', (m: ReadyMessage | FailedMessage | { type: 'stopped' }) => {
+        if (m.type === 'failed') {
+          // A task module threw: start() rejects with it (class name, stack, cause kept), and the thread ends.
+          failed = m;
+          clearTimeout(timer);
+          t.lastError = m.error.stack ?? m.error.message;
+          reject(new DriverStartError(t.layout, m.module, revive(m.error)));
+          void worker.terminate();
+        } else if (m.type === 'ready') {
           clearTimeout(timer);
           t.tasks = m.tasks;
           t.tid = m.tid;
@@ -465,7 +473,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
         t.lastError = err.stack ?? String(err);
         if (t.state === 'starting') {
           clearTimeout(timer);
-          reject(err);
+          reject(failed ? new DriverStartError(t.layout, failed.module, revive(failed.error)) : new DriverStartError(t.layout, undefined, err));
         }
       });
       worker.on('exit', (code) => {
@@ -855,4 +863,56 @@ export interface PortInfo {
 
 function portInfo(o: OpenPort): PortInfo {
   return { key: o.key, protocol: o.protocol, host: o.host, port: o.port, handler: o.handler, drivers: [...o.drivers.keys()], fingerprint: o.fingerprint };
+}
+
+/** One driver that could not start: which, the task module it was importing (if that was it), and what was thrown (`cause`). */
+export class DriverStartError extends Error {
+  override readonly name = 'DriverStartError';
+  readonly code = 'GATIO_DRIVER_START';
+  readonly driver: number;
+  readonly driverName: string;
+  /** the task module (file URL) whose import threw, when that is what failed */
+  readonly module: string | undefined;
+  constructor(d: { id: number; name: string }, module: string | undefined, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`driver ${d.name} (id ${d.id}): ${module ? `importing task module ${displayPath(module)} threw ` : ''}${why}`, { cause });
+    this.driver = d.id;
+    this.driverName = d.name;
+    this.module = module;
+  }
+}
+
+/**
+ * start() failed because drivers could not start: `errors` has one
+ * DriverStartError per driver (each with the original as `cause`); `cause`
+ * is the first one's original. The message says each distinct failure once.
+ */
+export class StartError extends AggregateError {
+  override readonly name = 'StartError';
+  readonly code = 'GATIO_START';
+  constructor(errors: DriverStartError[]) {
+    const byWhy = new Map<string, string[]>();
+    for (const e of errors) {
+      const c = e.cause;
+      const why = `${e.module ? `task module ${displayPath(e.module)} threw ` : ''}${c instanceof Error ? `${c.name}: ${c.message}` : String(c)}`;
+      byWhy.set(why, [...(byWhy.get(why) ?? []), e.driverName]);
+    }
+    const lines = [...byWhy].map(([why, names]) => `${why} (on ${names.join(', ')})`);
+    super(errors, `gatio: drivers failed to start:\n  ${lines.join('\n  ')}`, { cause: errors[0]?.cause });
+  }
+}
+
+function displayPath(url: string): string {
+  return url.startsWith('file:') ? fileURLToPath(url) : url;
+}
+
+/** A thrown value sent as data (worker-entry.ts) as an Error again: same name, message, stack, code, cause. */
+function revive(t: ThrownValue): Error {
+  const e = new Error(t.message) as Error & { code?: string | number; value?: unknown };
+  Object.defineProperty(e, 'name', { value: t.name, configurable: true, writable: true });
+  if (t.stack) e.stack = t.stack;
+  if (t.code !== undefined) e.code = t.code;
+  if (t.cause) (e as Error).cause = revive(t.cause);
+  if ('value' in t) e.value = t.value;
+  return e;
 }

@@ -69,6 +69,24 @@ export interface DriverInit {
 }
 
 /** A driver thread's first message to the main thread: it is running and defines these tasks. */
+/** A value a driver's thread threw, as plain data for the main thread (worker-entry.ts). */
+export interface ThrownValue {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string | number;
+  cause?: ThrownValue;
+  /** what was thrown, when it was not an Error */
+  value?: unknown;
+}
+
+/** From a driver's thread that could not start: the task module it was importing and what it threw. */
+export interface FailedMessage {
+  type: 'failed';
+  module: string | undefined;
+  error: ThrownValue;
+}
+
 export interface ReadyMessage {
   type: 'ready';
   tasks: string[];

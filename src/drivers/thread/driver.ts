@@ -109,8 +109,15 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   }
 
   /** Imports the task modules; returns the sorted task names (the main thread checks every driver agrees). */
+  /** the task module being imported (a failure names it) */
+  loading: string | undefined;
+
   async load(): Promise<string[]> {
-    for (const url of this.layout.modules) await import(url);
+    for (const url of this.layout.modules) {
+      this.loading = url;
+      await import(url);
+    }
+    this.loading = undefined;
     const reg = registry().tasks;
     const names = [...reg.keys()].sort();
     this.tasks = names.map((n) => reg.get(n)!);
