@@ -95,7 +95,7 @@ test('a call from another driver to the dying one rejects there with DriverDiedE
   assert.is(r.ok, false);
   assert.is(r.name, 'DriverDiedError');
   assert.is(r.code, 'GATIO_DRIVER_DIED');
-  assert.match(r.message, new RegExp(`driver ${a.id} died while running task "exit"`));
+  assert.match(r.message, new RegExp(`driver ${a.id} died before the call to task "exit" settled`));
   await running(rt, a.id, a.restarts + 1);
   assert.is(await rt.spawn('spawnAndReport', ['add', [1, 2], { driver: a.id }], { driver: b.id }).then((x) => x.value), 3);
 });

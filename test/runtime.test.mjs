@@ -120,6 +120,24 @@ test('a task module that throws on import: start rejects with its message and le
   await rt.shutdown();
 });
 
+test('start() while the runtime shuts down says to await shutdown(); with restart: false a dead driver is "not restarted"', async () => {
+  const rt = await start({ modules: [TASKS] });
+  const closing = rt.shutdown();
+  const err = await start({ modules: [TASKS] }).then((r) => r.shutdown().then(() => null), (e) => e);
+  await closing;
+  assert.match(err?.message ?? '', /is shutting down: await its rt\.shutdown\(\) before starting another/);
+  const rt2 = await start({ modules: [TASKS], runtime: { restart: false } });
+  try {
+    await rt2.spawn('exit', [3], { driver: 0 }).catch(() => {});
+    const t0 = Date.now();
+    while (rt2.driverStats()[0].state === 'running' && Date.now() - t0 < 10_000) await delay(10);
+    const e = await rt2.spawn('add', [1, 1], { driver: 0 }).then(() => null, (x) => x);
+    assert.match(e?.message ?? '', /it died and is not restarted \(runtime\.restart is false\)/);
+  } finally {
+    await rt2.shutdown();
+  }
+});
+
 test("a failed start keeps what the module threw: a StartError of one DriverStartError per driver, each naming the module, with the original as cause", async () => {
   const bad = join(fixtures, 'tasks', 'throws-typed-on-import.mjs');
   const err = await start({ modules: [bad] }).then((rt) => rt.shutdown().then(() => null), (e) => e);

@@ -86,5 +86,26 @@ test("the main thread's sleep() follows the drivers' rules", async () => {
   assert.equal(warnings.map((w) => w.name), []);
 });
 
+test('stats(): settled tasks counted by outcome; a driver that does not answer in time is marked unanswered, with why', async () => {
+  const before = (await rt.stats()).drivers[0];
+  await rt.spawn('add', [1, 2], { driver: 0 });
+  await rt.spawn('fail', ['TypeError', 'no'], { driver: 0 }).catch(() => {});
+  const after = (await rt.stats()).drivers[0];
+  assert.is(after.tasksSucceeded, before.tasksSucceeded + 1);
+  assert.is(after.tasksFailed, before.tasksFailed + 1);
+  assert.is(after.tasksRun, after.tasksSucceeded + after.tasksFailed, 'run = succeeded + failed');
+  assert.ok(Array.isArray(after.queues) && after.queues.length > 0 && typeof after.ring.completions.delivered === 'number');
+  // Driver 0 stuck in a synchronous task: it cannot answer the stats request within 150 ms.
+  const stuck = rt.spawn('block', [800, 'stats'], { driver: 0 });
+  await new Promise((r) => setTimeout(r, 50));
+  const st = await rt.stats(150);
+  const d0 = st.drivers[0];
+  assert.is(d0.unanswered, true);
+  assert.match(d0.reason, /did not answer within 150 ms/);
+  assert.is(d0.queues, null);
+  assert.is(st.drivers[1]?.unanswered, undefined, 'the others answered');
+  await stuck;
+});
+
 test.after(() => rt.shutdown());
 test.run();

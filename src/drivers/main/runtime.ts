@@ -16,7 +16,7 @@ import { Stat, STATS_BYTES, type DriverInit, type DriverLayout, type Layout, typ
 import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.js';
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
-import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
+import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver, type DriverStatsReply, type PortServerStats } from '../protocol/messages.js';
 import { STAGING_BYTES, IO_SLOTS, closePort, execRestarted, leaveGroup, openIoPort, openPort, rejoinIoPort, rejoinPort, type Control, type IoPortContext, type OpenPort, type SetupReply } from './ports.js';
 import { IO_NET_STAT_FIELDS, IO_NET_STAT_NAMES, IO_NET_STAT_SERVERS, NetSetupAt, NetSetupDoneAt, STAGING_HEADER, type SetupOp } from '../protocol/net.js';
 import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
@@ -101,7 +101,13 @@ function newWorker(init: DriverInit, name: string): Worker {
 const COLD_SPIN_MS = 0.3;
 
 export async function start(config: GatioConfig = {}, opts: StartOptions = {}): Promise<Runtime> {
-  if (current) throw new Error('gatio: a runtime is already running in this process; shut it down first');
+  if (current) {
+    throw new Error(
+      current.isClosing
+        ? 'gatio: the runtime of this process is shutting down: await its rt.shutdown() before starting another (one runtime per process)'
+        : 'gatio: a runtime is already running in this process (one per process): shut it down first',
+    );
+  }
   const topo = opts.topology ?? topology();
   const p = makePlan(topo, config); // throws ConfigError listing every problem
   // plan() has checked these (validate.ts runs checkRuntimeSettings): only the values are wanted here.
@@ -339,7 +345,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   };
 
   /** The port servers of io driver `id`, from the counters it publishes in its net block. */
-  private ioPortStats(id: number): Array<Record<string, number | string>> {
+  private ioPortStats(id: number): PortServerStats[] {
     const offset = this.ioQueued.get(id);
     if (offset === undefined) return [];
     const d = this.plan.drivers[id]!;
@@ -350,8 +356,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       if (!open.io || !mine || mine.server >= IO_NET_STAT_SERVERS || f[mine.server * IO_NET_STAT_FIELDS] !== 1) continue;
       const row: Record<string, number | string> = { port: open.key };
       IO_NET_STAT_NAMES.forEach((name, k) => (row[name] = f[mine.server * IO_NET_STAT_FIELDS + 1 + k]!));
-      row.handlerErrors = 0;
-      out.push(row);
+      row.handlerErrors = 0; // counted by its exec drivers (their remotePorts)
+      out.push(row as unknown as PortServerStats);
     }
     return out;
   }
@@ -406,6 +412,11 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       reusePort: v.getUint8(NetSetupDoneAt.ReusePort) === 1,
       noDelay: v.getUint8(NetSetupDoneAt.NoDelay) === 1,
     } satisfies SetupReply);
+  }
+
+  /** shutdown() has begun (it may not have finished) */
+  get isClosing(): boolean {
+    return this.closing;
   }
 
   /** The tasks the task modules define (sorted). */
@@ -507,7 +518,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const dead = this.mailbox.queue(endpoint).generation;
     t.generation = this.mailbox.queue(endpoint).bumpGeneration();
     this.mailbox.dropBacklog(endpoint, dead);
-    this.mailbox.rejectCallsTo(endpoint, dead, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died while running task "${c.task}": ${why}`));
+    this.mailbox.rejectCallsTo(endpoint, dead, (c) => new DriverDiedError(`driver ${t.layout.name} (id ${t.layout.id}, PU ${t.layout.pu}) died before the call to task "${c.task}" settled (it was running it, or had not started it): ${why}`));
     for (const other of this.threads) {
       if (other !== t && other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, [t.layout.id, dead]);
     }
@@ -696,7 +707,9 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
         restarts: t.restarts,
         tid: t.tid,
         pending: s[Stat.Pending]!,
-        tasksRun: s[Stat.TasksRun]!,
+        /** tasks settled, by outcome: run = succeeded + failed */
+        tasksRun: s[Stat.TasksRun]! + s[Stat.TasksFailed]!,
+        tasksSucceeded: s[Stat.TasksRun]!,
         tasksFailed: s[Stat.TasksFailed]!,
         busy: s[Stat.Busy]!,
         parks: s[Stat.Parks]!,
@@ -713,17 +726,30 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   /** Everything: drivers, their task queues (asked of each driver), TPC arenas, routing decisions. */
   async stats(timeoutMs = 500) {
     if (this.stopped) throw new ShutdownError('gatio: the runtime has shut down: no stats (take them before shutdown())');
+    // What only a JS driver knows (its task queues, ring counters, timers, ports) is asked of it;
+    // one that does not answer in time is marked unanswered, with why, and its fields are null.
     const replies = await Promise.all(
-      this.threads.map((t) => (t.state === 'running' ? this.control(t.layout.id, ControlOp.Stats, undefined, timeoutMs).catch(() => undefined) : undefined)),
+      this.threads.map((t): Promise<DriverStatsReply | string | undefined> =>
+        t.state !== 'running' || t.layout.kind === 'io'
+          ? Promise.resolve(t.layout.kind === 'io' ? undefined : `the driver is ${t.state}`)
+          : (this.control(t.layout.id, ControlOp.Stats, undefined, timeoutMs) as Promise<DriverStatsReply>).catch((e: Error) => e.message),
+      ),
     );
-    // What only the driver knows: its task queues, its ring's counters and
-    // how many gatio timers it has pending (null when it did not answer).
-    type Reply = { queues?: unknown; ring?: unknown; timers?: number; stale?: number; ports?: unknown[] } | undefined;
     return {
       drivers: this.driverStats().map((d, i) => {
-        const r = replies[i] as Reply;
-        const ports = d.kind === 'io' ? this.ioPortStats(d.id) : (r?.ports ?? null);
-        return { ...d, queues: r?.queues ?? null, ring: r?.ring ?? null, timers: r?.timers ?? null, stale: r?.stale ?? null, ports };
+        const r = replies[i];
+        const reply = typeof r === 'object' ? r : undefined;
+        const ports: PortServerStats[] | null = d.kind === 'io' ? this.ioPortStats(d.id) : (reply?.ports ?? null);
+        return {
+          ...d,
+          queues: reply?.queues ?? null,
+          ring: reply?.ring ?? null,
+          timers: reply?.timers ?? null,
+          stale: reply?.stale ?? null,
+          ports,
+          remotePorts: reply?.remotePorts ?? null,
+          ...(typeof r === 'string' ? { unanswered: true as const, reason: r } : {}),
+        };
       }),
       tpcs: this.plan.tpcs.map((t, i) => ({ id: t.id, name: t.name, node: t.node, cpuset: t.cpuset, arena: this.arenas[i]!.stats() })),
       routing: { ...this.mailbox.router.decisions } as Record<RouteReason, number>,

@@ -163,3 +163,44 @@ export interface TaskQueueStats {
   /** items that waited longer than the latency class allows (latency queues only) */
   late: number;
 }
+
+/** A port server's counters on one driver (native NetServerStats, plus the handler failures JS counted). */
+export interface PortServerStats {
+  port: string;
+  accepted: number;
+  refused: number;
+  open: number;
+  closed: number;
+  bytesIn: number;
+  bytesOut: number;
+  recvs: number;
+  sends: number;
+  sendsInFlight: number;
+  enobufs: number;
+  rearms: number;
+  buffersLent: number;
+  acceptErrors: number;
+  acceptBackoffs: number;
+  datagrams: number;
+  truncated: number;
+  sendErrors: number;
+  incomingLocal: number;
+  incomingOther: number;
+  throttles: number;
+  handlerErrors: number;
+}
+
+/** A JS driver's reply to ControlOp.Stats (thread/driver.ts builds it). */
+export interface DriverStatsReply {
+  driver: number;
+  queues: TaskQueueStats[];
+  ring: { submitted: number; completed: number; enters: number; inFlight: number; completions: { registered: number; delivered: number; dropped: number; stray: number } };
+  /** gatio timers pending */
+  timers: number;
+  /** inbox messages dropped because they were meant for a predecessor that died */
+  stale: number;
+  /** port servers on this driver's ring (hybrid) */
+  ports: PortServerStats[];
+  /** port servers an io driver runs for this exec driver */
+  remotePorts: Array<{ port: string; io: number; open: number; handlerErrors: number }>;
+}

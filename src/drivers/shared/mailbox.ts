@@ -123,6 +123,7 @@ export class Mailbox {
       layout.drivers.map((d) => ({ id: d.id, tpc: d.tpc, runsTasks: d.kind !== 'io' })),
       (id) => this.load(id),
       layout.settings.knobs.spillThreshold,
+      layout.settings.knobs.restart,
     );
   }
 

@@ -63,6 +63,8 @@ export class Router {
     targets: RouteTarget[],
     private readonly load: (id: number) => DriverLoad,
     private readonly spillThreshold: number,
+    /** runtime.restart: whether a dead driver comes back (what the error for one says) */
+    private readonly restarts = true,
   ) {
     this.tasks = targets.filter((t) => t.runsTasks);
     for (const t of this.tasks) {
@@ -77,7 +79,11 @@ export class Router {
     if (opts.driver !== undefined) {
       const t = Number.isInteger(opts.driver) ? this.byId[opts.driver] : undefined;
       if (!t) throw new RouteError(`driver ${opts.driver} does not exist or runs no JavaScript (an io driver)`);
-      if (!this.load(t.id).alive) throw new RouteError(`driver ${opts.driver} is not running (it died and has not restarted yet)`);
+      if (!this.load(t.id).alive) {
+        throw new RouteError(
+          this.restarts ? `driver ${opts.driver} is not running (it died and has not restarted yet)` : `driver ${opts.driver} is not running: it died and is not restarted (runtime.restart is false)`,
+        );
+      }
       return this.count(t.id, 'driver');
     }
     if (opts.key !== undefined) {

@@ -18,7 +18,7 @@ import { Stat, STATS_SLOTS, type DriverInit, type Layout } from '../protocol/lay
 import { Mailbox, DriverDiedError, type SpawnOptions } from '../shared/mailbox.js';
 import { setThreadRuntime, type DriverSide, type ThreadRuntime } from '../shared/thread.js';
 import { ParkWatch } from '../shared/park.js';
-import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver } from '../protocol/messages.js';
+import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver, type DriverStatsReply } from '../protocol/messages.js';
 import { Ring } from '../protocol/ring.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from '../shared/tasks.js';
@@ -392,9 +392,11 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         this.forceExit = true;
         return;
       }
-      case ControlOp.Stats:
-        this.mailbox.sendResult(from, callId, true, { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale, ports: this.net?.stats() ?? [], remotePorts: this.remote?.stats() ?? [] });
+      case ControlOp.Stats: {
+        const reply: DriverStatsReply = { driver: this.id, queues: this.scheduler.stats(), ring: { ...this.ring.stats(), completions: this.completions.stats() }, timers: this.timers.size, stale: this.stale, ports: this.net?.stats() ?? [], remotePorts: this.remote?.stats() ?? [] };
+        this.mailbox.sendResult(from, callId, true, reply);
         return;
+      }
       case ControlOp.DriverDied: {
         const [dead, gen, drained, why] = body as [number, number, boolean?, string?];
         this.mailbox.dropBacklog(endpointOfDriver(dead), gen);
@@ -404,7 +406,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
           this.remote?.ioDied(dead, `io driver ${d.name} (id ${dead}) stopped: ${why}`);
           return;
         }
-        this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died while running task "${c.task}"`));
+        this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died before the call to task "${c.task}" settled (it was running it, or had not started it)`));
         return;
       }
       case ControlOp.SetShares: {
