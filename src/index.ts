@@ -33,6 +33,7 @@ export type { StartOptions, SpawnOptions, ShutdownOptions } from './drivers/main
 export { spawn, sleep, timeout, interval, yieldIfNeeded, driverInfo, sharedBuffer } from './drivers/shared/api.js';
 export { SharedBuffer } from './drivers/shared/shared-buffer.js';
 export { defineTask, taskContext } from './drivers/shared/tasks.js';
+export type { Task, TaskArgs, TaskResult } from './drivers/shared/tasks.js';
 export type { TaskContext, TaskFn } from './drivers/shared/tasks.js';
 export { DriverDiedError } from './drivers/shared/mailbox.js';
 export { RouteError } from './drivers/shared/router.js';
@@ -51,5 +52,5 @@ export { UdpSocket, UdpPeer } from './net/udp.js';
 export { PortError, PortHandlerError } from './net/errors.js';
 export type { EffectiveConfig } from './net/fingerprint.js';
 export type { PortConfig, PortOptions, Protocol } from './tpc/ports.js';
-export type { PortInfo } from './drivers/main/runtime.js';
+export type { PortInfo, DriverStall } from './drivers/main/runtime.js';
 export { IoBuffer, IoError, IoBufferBusyError } from './drivers/shared/io.js';

@@ -23,6 +23,12 @@ test('each bad spawn option is refused at once, naming the option and what it go
   assert.throws(() => rt.spawn('add', [1, 2], 'fast'), /options must be an object, got string/);
 });
 
+test('spawn(handle): the function defineTask returned runs under its name; any other function is refused', async () => {
+  const { addTyped } = await import(TASKS);
+  assert.is(await rt.spawn(addTyped, [2, 3]), 5);
+  assert.throws(() => rt.spawn((a) => a, [1]), /not a task name nor a function defineTask\(\) returned/);
+});
+
 test('good options still work', async () => {
   assert.is(await rt.spawn('add', [1, 2], { driver: 0, queue: 'batch', onFull: 'reject', key: 'k', tpc: 0 }), 3);
 });
@@ -105,6 +111,33 @@ test('stats(): settled tasks counted by outcome; a driver that does not answer i
   assert.is(d0.queues, null);
   assert.is(st.drivers[1]?.unanswered, undefined, 'the others answered');
   await stuck;
+});
+
+test('a driver stuck in a long task shows busy (and for how long, and which task) while it runs; the stall is reported with the task', async () => {
+  const stalls = [];
+  const onStall = (s) => stalls.push(s);
+  rt.on('stall', onStall);
+  try {
+    const stuck = rt.spawn('block', [600, 'stall'], { driver: 1 % rt.driverStats().length });
+    const d = 1 % rt.driverStats().length;
+    await new Promise((r) => setTimeout(r, 300));
+    const live = rt.driverStats()[d];
+    assert.is(live.busy, 1, 'busy now, not 0 until the turn ends');
+    assert.ok(live.turnMs >= 200 && live.turnMs < 5000, `the turn has run ${live.turnMs} ms`);
+    assert.is(live.runningTask, 'block');
+    await stuck;
+    const t0 = Date.now();
+    // (the earlier test's 800 ms block on driver 0 may report its own stall meanwhile)
+    const mine = () => stalls.filter((s) => s.driver === d);
+    while (mine().length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.is(mine().length, 1);
+    assert.is(mine()[0].task, 'block');
+    assert.ok(mine()[0].ms >= 550, `${mine()[0].ms} ms`);
+    assert.ok(rt.driverStats()[d].stalls >= 1);
+    assert.is(rt.driverStats()[d].turnMs, 0, 'between turns');
+  } finally {
+    rt.off('stall', onStall);
+  }
 });
 
 test.after(() => rt.shutdown());

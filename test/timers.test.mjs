@@ -96,6 +96,17 @@ test('interval(ms) ticks on a schedule anchored to its start: never early, a sta
   assert.ok(ticks[i + 1].n >= STALL_AT + Math.floor(STALL_MS / MS), `after a ${STALL_MS} ms stall in tick ${STALL_AT}, the next tick is ${ticks[i + 1].n}`);
 });
 
+test('interval(): after a stall, a tick less than a period late fires at once; only ticks late by more than a period are skipped', async () => {
+  // 10 ms ticks, a 25 ms stall in tick 3: ticks 4 (more than a period late) is skipped, tick 5 (about 5 ms late) is not.
+  const ticks = await rt.spawn('intervalTicks', [10, 8, 3, 25]);
+  const i = ticks.findIndex((t) => t.n === 3);
+  const resumedAt = ticks[i].resumedAt;
+  const next = ticks[i + 1];
+  assert.ok(next.n * 10 <= resumedAt + 1, `the tick after the stall (${next.n}) is one already due when the loop resumed at ${resumedAt.toFixed(1)} ms, not the next one after it`);
+  assert.ok(next.n * 10 > resumedAt - 10, `and it is the latest due (tick ${next.n}, resumed at ${resumedAt.toFixed(1)} ms): older ones were skipped`);
+  assert.ok(next.at - next.n * 10 < 10 + LATE_BOUND_MS, 'it fired at once');
+});
+
 test('interval() and sleep() on the main thread (Node timers) let go of their signal', async () => {
   const ac = new AbortController();
   const warnings = [];

@@ -49,6 +49,7 @@ export function formatIssues(issues: readonly ConfigIssue[], file?: string): str
 
 /** Thrown by plan() (and loadConfig()) for an invalid config; lists every error at once. */
 export class ConfigError extends Error {
+  readonly code = 'GATIO_CONFIG';
   readonly errors: ConfigIssue[];
   readonly warnings: ConfigIssue[];
   /** the config file the issues come from, when it was loaded from one */

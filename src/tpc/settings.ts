@@ -37,6 +37,8 @@ export interface RuntimeKnobs {
    * driver; 'any': leave its affinity alone.
    */
   mainAffinity?: 'spare' | 'any';
+  /** a loop turn longer than this many ms is reported as a stall (the runtime's 'stall' event, with the task); 0: never (default 100) */
+  stallMs?: number;
 }
 
 export interface RuntimeSettings {
@@ -45,7 +47,7 @@ export interface RuntimeSettings {
   knobs: Required<RuntimeKnobs>;
 }
 
-const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity'] as const;
+const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity', 'stallMs'] as const;
 const QUEUE_KEYS = ['shares', 'latency'] as const;
 
 const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
@@ -57,6 +59,7 @@ const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
   restart: true,
   ringEntries: 256,
   mainAffinity: 'spare',
+  stallMs: 100,
 };
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -125,6 +128,7 @@ export function checkRuntimeSettings(cfg: Record<string, unknown>, error: IssueS
       num('quantumMs', (n) => Number.isFinite(n) && n > 0 && n <= 1000, 'expected milliseconds, more than 0 and at most 1000');
       num('spillThreshold', (n) => Number.isInteger(n) && n >= 0, 'expected a whole number of pending tasks');
       num('ringEntries', (n) => isPow2(n) && n >= 8 && n <= 32768, 'expected a power of two from 8 to 32768');
+      num('stallMs', (n) => Number.isFinite(n) && n >= 0 && n <= 3_600_000, 'expected milliseconds from 0 (never) to 3600000');
       if (r.mainAffinity !== undefined) {
         if (r.mainAffinity !== 'spare' && r.mainAffinity !== 'any') error('runtime.mainAffinity', 'expected "spare" or "any"', r.mainAffinity);
         else out.knobs.mainAffinity = r.mainAffinity;

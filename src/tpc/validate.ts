@@ -479,6 +479,11 @@ export function resolveConfig(config: unknown, topo: Topology): Resolution {
   let ports: ResolvedPort[] = [];
   if (drafts.length === tpcs.length) {
     ports = resolvePorts(cfg.ports, tpcs, (path, message, value) => ck.error(path, message, value));
+    // io ports speak fixed-size messages with the io drivers; the largest (a listen) needs 160-byte slots.
+    const ioPort = ports.findIndex((p) => p.drivers.some((id) => tpcs.flatMap((t) => t.slots)[id]?.kind === 'io'));
+    if (ioPort >= 0 && runtime.knobs.slotBytes < 160) {
+      ck.error('runtime.slotBytes', `ports[${ioPort}] is served by io drivers, whose messages need slots of at least 160 bytes; got ${runtime.knobs.slotBytes}`, runtime.knobs.slotBytes);
+    }
     // Each driver's buffer rings come out of its TPC's arena, beside the runtime's own blocks.
     let id = 0;
     tpcs.forEach((t, ti) => {

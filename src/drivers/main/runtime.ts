@@ -22,6 +22,7 @@ import { IO_NET_STAT_FIELDS, IO_NET_STAT_NAMES, IO_NET_STAT_SERVERS, NetSetupAt,
 import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
 import { PortError, PortHandlerError } from '../../net/errors.js';
 import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
+import { taskName, type Task, type TaskArgs, type TaskFn, type TaskResult } from '../shared/tasks.js';
 import { MessageQueue } from '../protocol/queue.js';
 import { ShutdownError } from '../shared/errors.js';
 import type { RouteReason } from '../shared/router.js';
@@ -589,11 +590,14 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   // ---------------------------------------------------------------------------
   // Spawning.
 
-  spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
+  /** Runs a task on a driver: by handle (what defineTask returned: arguments and result typed) or by name. */
+  spawn<F extends TaskFn>(task: Task<F>, args: TaskArgs<F>, opts?: SpawnOptions): Promise<TaskResult<F>>;
+  spawn<T = unknown>(task: string, args?: unknown[], opts?: SpawnOptions): Promise<T>;
+  spawn<T = unknown>(task: string | TaskFn, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
     if (this.closing) return Promise.reject(new ShutdownError(this.stopped ? 'gatio: the runtime has shut down; no new tasks' : 'gatio: the runtime is shutting down; no new tasks'));
     // No flush here: the pump (a microtask after the caller's synchronous
     // code) wakes each parked driver once for the whole burst of spawns.
-    return this.mailbox.spawn<T>(task, args, opts, this.sharedCpuDriver);
+    return this.mailbox.spawn<T>(taskName(task), args, opts, this.sharedCpuDriver);
   }
 
   // ---------------------------------------------------------------------------
@@ -673,6 +677,10 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const op = view.getUint32(offset + 4, true);
     const from = view.getUint16(offset + 16, true);
     const body = this.mailbox.body(bytes, offset, len);
+    if (op === ControlOp.Stall) {
+      const [ms, task, queue] = body as [number, string | null, string | null];
+      return this.reportStall(from - 1, ms, task, queue);
+    }
     if (op === ControlOp.PortHandlerError) {
       const [port, handler, callback, err] = body as [string, string, string, unknown];
       return this.reportError(new PortHandlerError(port, handler, callback, from - 1, err));
@@ -683,6 +691,26 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   }
 
   private readonly onMainHandlerError = (channel: string, err: unknown): void => this.reportError(new ChannelHandlerError(channel, null, err));
+
+  private readonly lastStallWarning = new Map<number, number>();
+
+  /**
+   * A driver's loop turn ran longer than runtime.stallMs: the 'stall' event
+   * ({ driver, name, ms, task, queue }); without a listener a process
+   * warning (GATIO_STALL), at most one per driver per second.
+   */
+  private reportStall(driver: number, ms: number, task: string | null, queue: string | null): void {
+    const d = this.plan.drivers[driver];
+    const stall: DriverStall = { driver, name: d?.name ?? String(driver), ms, task, queue };
+    if (this.listenerCount('stall') > 0) {
+      this.emit('stall', stall);
+      return;
+    }
+    const now = Date.now();
+    if (now - (this.lastStallWarning.get(driver) ?? 0) < 1000) return;
+    this.lastStallWarning.set(driver, now);
+    process.emitWarning(`gatio: driver ${stall.name} stalled: one loop turn took ${ms} ms${task ? ` (task "${task}")` : ''}, past runtime.stallMs (${this.layout.settings.knobs.stallMs} ms)`, { code: 'GATIO_STALL' });
+  }
 
   /** The 'error' event if anyone listens, else stderr: a handler's failure never stops the runtime. */
   private reportError(err: Error): void {
@@ -695,8 +723,10 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
 
   /** Per driver, from shared memory (no message round trip). */
   driverStats() {
+    const now = performance.timeOrigin + performance.now();
     return this.threads.map((t) => {
       const s = this.mailbox.stats(t.layout.id);
+      const turnMs = t.state === 'running' && s[Stat.TurnStart]! > 0 ? Math.max(0, now - s[Stat.TurnStart]!) : 0;
       return {
         id: t.layout.id,
         name: t.layout.name,
@@ -707,11 +737,17 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
         restarts: t.restarts,
         tid: t.tid,
         pending: s[Stat.Pending]!,
+        /** ms the current loop turn has run (0 between turns): a long one is a task that keeps the driver */
+        turnMs,
+        /** the task whose synchronous part runs now, if one does */
+        runningTask: s[Stat.RunningTask]! > 0 ? (this.mailbox.taskNames[s[Stat.RunningTask]! - 1] ?? null) : null,
+        stalls: s[Stat.Stalls]!,
         /** tasks settled, by outcome: run = succeeded + failed */
         tasksRun: s[Stat.TasksRun]! + s[Stat.TasksFailed]!,
         tasksSucceeded: s[Stat.TasksRun]!,
         tasksFailed: s[Stat.TasksFailed]!,
-        busy: s[Stat.Busy]!,
+        // The EWMA is published between turns: a driver inside a long turn is busy now, whatever it says.
+        busy: turnMs >= 50 ? 1 : s[Stat.Busy]!,
         parks: s[Stat.Parks]!,
         wakeups: s[Stat.Wakeups]!,
         turns: s[Stat.Turns]!,
@@ -941,4 +977,16 @@ function revive(t: ThrownValue): Error {
   if (t.cause) (e as Error).cause = revive(t.cause);
   if ('value' in t) e.value = t.value;
   return e;
+}
+
+/** A driver's loop turn that ran past runtime.stallMs (the runtime's 'stall' event). */
+export interface DriverStall {
+  driver: number;
+  name: string;
+  /** how long the turn ran */
+  ms: number;
+  /** the task during which the turn grew past the threshold, when a task's synchronous part did */
+  task: string | null;
+  /** the task queue that was running */
+  queue: string | null;
 }

@@ -55,6 +55,12 @@ export const enum Stat {
   TasksFailed = 13,
   /** Date.now() of the last published update */
   Updated = 15,
+  /** wall-clock ms (performance.timeOrigin + now) when the current loop turn began; 0 between turns */
+  TurnStart = 16,
+  /** the task whose synchronous part runs now: its index + 1 (Mailbox.taskNames); 0 for none */
+  RunningTask = 17,
+  /** loop turns longer than runtime.stallMs */
+  Stalls = 18,
 }
 export const STATS_SLOTS = 32;
 export const STATS_BYTES = STATS_SLOTS * 8;

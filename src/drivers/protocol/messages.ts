@@ -69,6 +69,8 @@ export const enum ControlOp {
   PortHandlerError = 10,
   /** to an exec driver: run the connections of an io driver's port server (body: net RemoteAttach); reply: the handler's shape */
   NetAttach = 11,
+  /** to the main thread: a loop turn ran longer than runtime.stallMs (body: [ms, task name or null, queue]) */
+  Stall = 12,
 }
 
 /** Endpoint 0 is the main thread; driver d is endpoint d + 1. */

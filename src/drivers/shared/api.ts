@@ -4,6 +4,7 @@
 // never yields, and spawn goes through the runtime started there.
 import type { SpawnOptions } from './mailbox.js';
 import { threadRuntime } from './thread.js';
+import { taskName, type Task, type TaskArgs, type TaskFn, type TaskResult } from './tasks.js';
 import { TimeoutError, abortReason, badSleepMs } from './errors.js';
 import type { IoBuffer, IoClient } from './io.js';
 import { allocShared, type SharedBuffer } from './shared-buffer.js';
@@ -64,8 +65,9 @@ export async function* interval(ms: number, opts: { signal?: AbortSignal } = {})
     n++;
     let due = start + n * ms;
     const now = performance.now();
+    // Ticks more than a period late are skipped: the one now due (less than a period late) fires at once.
     if (now > due + ms) {
-      n = Math.floor((now - start) / ms) + 1;
+      n = Math.floor((now - start) / ms);
       due = start + n * ms;
     }
     await sleep(Math.max(0, due - now), opts);
@@ -83,10 +85,12 @@ export function yieldIfNeeded(): Promise<void> | undefined {
 }
 
 /** Runs task `name` with `args` on a driver and resolves with its result (main thread or inside a driver). */
-export function spawn<T = unknown>(name: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
+export function spawn<F extends TaskFn>(task: Task<F>, args: TaskArgs<F>, opts?: SpawnOptions): Promise<TaskResult<F>>;
+export function spawn<T = unknown>(name: string, args?: unknown[], opts?: SpawnOptions): Promise<T>;
+export function spawn<T = unknown>(name: string | TaskFn, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
   const rt = threadRuntime();
   if (!rt) throw new Error('gatio: spawn() needs a running runtime: call start(config) first (or spawn from inside a task)');
-  return rt.spawn<T>(name, args, opts);
+  return rt.spawn<T>(taskName(name), args, opts);
 }
 
 /** Where the calling code runs: a driver's identity, or null on a thread that is not a driver. */

@@ -46,20 +46,41 @@ export class LazyTaskContext implements TaskContext {
 
 interface Registry {
   tasks: Map<string, TaskFn>;
+  /** name by task function (spawn(handle)); in the thread's registry so that two module instances share it */
+  names: WeakMap<TaskFn, string>;
   /** the context of the task being started right now (valid synchronously at start) */
   current: TaskContext | undefined;
 }
 
 export function registry(): Registry {
   const slot = threadSlot();
-  return (slot.tasks ??= { tasks: new Map(), current: undefined } satisfies Registry) as Registry;
+  const r = (slot.tasks ??= { tasks: new Map(), names: new WeakMap(), current: undefined } satisfies Registry) as Registry;
+  r.names ??= new WeakMap();
+  return r;
+}
+
+/**
+ * What defineTask returns: the task's function, typed with its name, so that
+ * `spawn(handle, args)` checks the arguments and types the result. Import
+ * the task module where you spawn (the main thread too) to use it.
+ */
+export type Task<F extends TaskFn = TaskFn> = F & { readonly [TASK_NAME]: string };
+declare const TASK_NAME: unique symbol;
+
+/** The name a task was defined under, for a handle (or a name) given to spawn. */
+export function taskName(task: string | TaskFn): string {
+  if (typeof task === 'string') return task;
+  const n = typeof task === 'function' ? registry().names.get(task) : undefined;
+  if (n === undefined) throw new TypeError('gatio: spawn(task): not a task name nor a function defineTask() returned on this thread (import the task module here, or spawn by name)');
+  return n;
 }
 
 /**
  * Registers a task under a name. Call it at the top level of a task module
- * listed in the config's `modules`; spawn(name, args) runs fn(...args) on a driver.
+ * listed in the config's `modules`; spawn(name, args) — or spawn(the
+ * returned handle, args), typed — runs fn(...args) on a driver.
  */
-export function defineTask<F extends TaskFn>(name: string, fn: F): F {
+export function defineTask<F extends TaskFn>(name: string, fn: F): Task<F> {
   if (typeof name !== 'string' || name === '') throw new TypeError('defineTask: the name must be a non-empty string');
   if (typeof fn !== 'function') throw new TypeError(`defineTask("${name}"): expected a function, got ${typeof fn}`);
   const tasks = registry().tasks;
@@ -67,8 +88,13 @@ export function defineTask<F extends TaskFn>(name: string, fn: F): F {
     throw new Error(`defineTask: a task named "${name}" is already defined (each name once across all modules)`);
   }
   tasks.set(name, fn);
-  return fn;
+  registry().names.set(fn, name);
+  return fn as Task<F>;
 }
+
+/** The arguments and the settled result of a task handle. */
+export type TaskArgs<T> = T extends (...args: infer A) => unknown ? A : never;
+export type TaskResult<T> = T extends (...args: never[]) => infer R ? Awaited<R> : never;
 
 /**
  * The context of the running task: its AbortSignal, driver and queue. Call it

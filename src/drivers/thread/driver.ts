@@ -58,6 +58,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private remote: RemoteNet | undefined;
   private readonly watch: ParkWatch;
   private readonly spinMs: number;
+  private readonly stallMs: number;
   private turnQueued = false;
   private parked = false;
   private draining = false;
@@ -88,6 +89,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     this.stats = new Float64Array(arena.buffer, d.stats.offset, STATS_SLOTS);
     const knobs = init.layout.settings.knobs;
     this.spinMs = knobs.spinUs / 1000;
+    this.stallMs = knobs.stallMs;
     const n = native();
     this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs, cpuNow: () => n.threadCpuMs() });
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
@@ -172,9 +174,32 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     setImmediate(this.turn);
   }
 
+  /** wall-clock ms of this turn's start; the task during which it crossed stallMs (stall reports) */
+  private turnStart = 0;
+  private stallTask: string | null = null;
+
   private readonly turn = (): void => {
     this.turnQueued = false;
     if (this.exiting) return;
+    this.turnStart = performance.timeOrigin + performance.now();
+    this.stats[Stat.TurnStart] = this.turnStart;
+    this.turnBody();
+    const end = performance.timeOrigin + performance.now();
+    this.stats[Stat.TurnStart] = 0;
+    if (this.stallMs > 0 && end - this.turnStart > this.stallMs) this.reportStall(end - this.turnStart);
+  };
+
+  /** A turn longer than runtime.stallMs (Seastar's reactor stall): counted, and reported to the main thread with the task. */
+  private reportStall(ms: number): void {
+    this.stats[Stat.Stalls]!++;
+    const task = this.stallTask;
+    this.stallTask = null;
+    if (this.exiting) return;
+    this.mailbox.sendControl(MAIN_ENDPOINT, ControlOp.Stall, [Math.round(ms), task, this.scheduler.current()?.name ?? null]);
+    this.mailbox.flush();
+  }
+
+  private turnBody(): void {
     this.scheduler.idle(); // inbox and ring work is not charged to the last queue
     this.stats[Stat.Turns]!++;
     this.pollInbox();
@@ -436,6 +461,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     const reg = registry();
     reg.current = ctx;
     let result: unknown;
+    this.stats[Stat.RunningTask] = taskIndex + 1;
     try {
       result = fn(...args);
     } catch (err) {
@@ -443,6 +469,9 @@ export class JsDriver implements ThreadRuntime, DriverSide {
       return undefined;
     } finally {
       reg.current = undefined;
+      this.stats[Stat.RunningTask] = 0;
+      // The task during which the turn grew past stallMs is the one a stall report names.
+      if (this.stallMs > 0 && this.stallTask === null && performance.timeOrigin + performance.now() - this.turnStart > this.stallMs) this.stallTask = this.mailbox.taskNames[taskIndex] ?? null;
     }
     if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
       this.finish(replyTo, callId, true, result);
