@@ -53,6 +53,31 @@ test('a SharedBuffer is released once: a second release, by any holder, is an er
   }
 });
 
+test("shared buffers in messages nobody receives are released: a cancelled call's arguments, an abandoned call's result", async () => {
+  const rt = await start({ modules: [join(fixtures, 'tasks', 'shared-tasks.mjs')] });
+  try {
+    const inUse = async () => (await rt.stats()).tpcs[0].arena.inUse;
+    const before = await inUse();
+    // Queued behind a 300 ms task on the same driver, then aborted before it starts: the task never owns its buffer.
+    const hold = rt.spawn('hold', [300], { driver: 0 });
+    const ac = new AbortController();
+    const queued = rt.spawn('touch', [sharedBuffer(1 << 20)], { driver: 0, signal: ac.signal }).catch((e) => e);
+    ac.abort(new Error('not needed'));
+    await queued;
+    await hold;
+    // The result of a call the caller gave up on: a buffer allocated on the driver.
+    const ac2 = new AbortController();
+    const abandoned = rt.spawn('slowBuffer', [100], { driver: 1 % rt.driverStats().length, signal: ac2.signal }).catch((e) => e);
+    ac2.abort(new Error('gave up'));
+    await abandoned;
+    const t0 = Date.now();
+    while ((await inUse()) !== before && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    assert.is(await inUse(), before, 'both buffers went back to the arena');
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 test('sharedBuffer needs a runtime', () => {
   assert.throws(() => sharedBuffer(16), /needs a running runtime/);
 });

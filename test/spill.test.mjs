@@ -35,4 +35,24 @@ test('below the threshold tasks stay in the main thread TPC; above it they spill
   }
 });
 
+test("runtime.md's example: spillThreshold 50, TPC 0's driver stuck for 400 ms, a burst of 60 calls: 51 wait for it, 9 spill", async () => {
+  const pus = topology().allowed.pus;
+  if (pus.length < 2) return skip('spill across TPCs', 'needs 2 allowed CPUs for two one-core TPCs');
+  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id);
+  const rt = await start({ modules: [TASKS], tpcs: [{ node: 0, cores: [cores[0]] }, { node: 0, cores: [cores[1]] }], runtime: { spillThreshold: 50 } });
+  try {
+    const [d0, d1] = rt.driverStats();
+    const stuck = rt.spawn('block', [400], { driver: d0.id });
+    await new Promise((r) => setTimeout(r, 30));
+    // One synchronous burst: each call counts in its driver's pending at once (the pending of the stuck task included).
+    const ids = await Promise.all(Array.from({ length: 60 }, () => rt.spawn('where', []).then((w) => w.info.id)));
+    const local = ids.filter((id) => id === d0.id).length;
+    assert.is(local, 50, 'TPC 0 takes calls while its pending (1 stuck + the calls) is at most 50');
+    assert.is(ids.filter((id) => id === d1.id).length, 10, 'the rest spill');
+    await stuck;
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 test.run();

@@ -15,7 +15,7 @@ import { Stat, STATS_SLOTS, type ArenaRef, type Layout } from '../protocol/layou
 import { BIG, HEADER, Kind, MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from '../protocol/messages.js';
 import { MessageQueue } from '../protocol/queue.js';
 import { Router, type DriverLoad } from './router.js';
-import { installSharedResolver } from './shared-buffer.js';
+import { installSharedResolver, releaseShared } from './shared-buffer.js';
 
 export interface PendingCall {
   resolve(value: unknown): void;
@@ -299,7 +299,10 @@ export class Mailbox {
       value = err;
     }
     const call = this.calls.get(callId);
-    if (!call) return;
+    if (!call) {
+      releaseShared(value); // the caller gave up on it (aborted, its driver died): nobody else will
+      return;
+    }
     this.calls.delete(callId);
     if (ok) call.resolve(value);
     // A non-Error thrown by the task is kept as .value (docs/drivers.md).
@@ -432,11 +435,29 @@ export class Mailbox {
    * endpoint that is gone, or from a dropped backlog): its arena body, if
    * it has one, is freed. IO messages have no arena body of their own.
    */
-  discard(bytes: Uint8Array, offset: number): void {
-    if ((bytes[offset]! & BIG) === 0 || builtNatively(bytes, offset)) return; // IO_REQUEST is never BIG
-    const view = new DataView(bytes.buffer, bytes.byteOffset);
-    const at = offset + HEADER;
-    this.arenas[view.getUint16(at + 12, true)]!.free(view.getFloat64(at, true));
+  /**
+   * Drops a message nobody will handle: its arena body (BIG) is freed, and
+   * the SharedBuffers it carries are released, which its receiver would
+   * have done. `len`: the message's length (its inline body is decoded for
+   * shared buffers); messages with a fixed native layout carry none.
+   */
+  discard(bytes: Uint8Array, offset: number, len = bytes.length - offset): void {
+    const kind = bytes[offset]! & ~BIG;
+    if (kind >= Kind.IoRequest || builtNatively(bytes, offset)) return; // fixed layouts: no codec body
+    try {
+      releaseShared(this.body(bytes, offset, len)); // body() frees a BIG block
+    } catch {
+      // A body that cannot be decoded: free its block at least.
+      if ((bytes[offset]! & BIG) !== 0) {
+        const view = new DataView(bytes.buffer, bytes.byteOffset);
+        const at = offset + HEADER;
+        try {
+          this.arenas[view.getUint16(at + 12, true)]!.free(view.getFloat64(at, true));
+        } catch {
+          // already freed
+        }
+      }
+    }
   }
 
   /** Whether a message in this thread's inbox was meant for an earlier generation of this thread (a predecessor that died). */

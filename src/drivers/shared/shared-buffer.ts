@@ -60,3 +60,28 @@ export function allocShared(arenas: Arena[], tpc: number, size: number): SharedB
   const block = arena.alloc(size);
   return new SharedBuffer(arena, tpc, block.offset, size, arena.serialOf(block.offset));
 }
+
+/**
+ * Releases every SharedBuffer inside `value` (arrays, plain objects, Maps,
+ * Sets, a few levels deep): for a message nobody will receive (meant for a
+ * driver that died, the result of a call already given up, the arguments
+ * of a task cancelled before it started), whose buffers would otherwise
+ * stay allocated for good. One already released is left alone.
+ */
+export function releaseShared(value: unknown, depth = 0): number {
+  if (value === null || typeof value !== 'object' || depth > 8) return 0;
+  if (value instanceof SharedBuffer) {
+    try {
+      value.release();
+      return 1;
+    } catch {
+      return 0; // released already: by the sender, or a second copy of the reference
+    }
+  }
+  let n = 0;
+  if (Array.isArray(value)) for (const v of value) n += releaseShared(v, depth + 1);
+  else if (value instanceof Map) for (const [k, v] of value) n += releaseShared(k, depth + 1) + releaseShared(v, depth + 1);
+  else if (value instanceof Set) for (const v of value) n += releaseShared(v, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype || value instanceof Error) for (const v of Object.values(value)) n += releaseShared(v, depth + 1);
+  return n;
+}

@@ -26,6 +26,7 @@ import { Timers } from './timers.js';
 import { CompletionRegistry } from './completions.js';
 import { IoClient } from '../shared/io.js';
 import { deliverChannel } from '../shared/channels.js';
+import { releaseShared } from '../shared/shared-buffer.js';
 import { NetReactor, type ListenRequest } from '../../net/reactor.js';
 import { RemoteNet, type RemoteAttach } from '../../net/remote.js';
 
@@ -307,7 +308,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     if (this.mailbox.isStale(bytes, offset)) {
       // Meant for a predecessor that died (its callers were told): dropped, its arena body freed.
       this.stale++;
-      this.mailbox.discard(bytes, offset);
+      this.mailbox.discard(bytes, offset, len);
       return;
     }
     const kind = bytes[offset]! & ~BIG;
@@ -450,6 +451,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private startTask(taskIndex: number, callId: number, replyTo: number, queue: TaskQueue, args: unknown[]): unknown {
     if (this.cancelled.size > 0 && this.cancelled.delete(`${replyTo}:${callId}`)) {
       this.pending--; // aborted while it waited: never run it (nobody waits for its result)
+      releaseShared(args); // the task would have owned its shared buffers
       return undefined;
     }
     const fn = this.tasks[taskIndex];
