@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Arena } from '../../tpc/arena.js';
 import { native } from '../../native.js';
 import { pinThread, threadBinding } from '../../tpc/affinity.js';
@@ -23,6 +23,8 @@ import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/port
 import { PortError, PortHandlerError } from '../../net/errors.js';
 import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
 import { taskName, type Task, type TaskArgs, type TaskFn, type TaskResult } from '../shared/tasks.js';
+import { DriverStartError, StartError } from '../shared/errors.js';
+export { DriverStartError, StartError } from '../shared/errors.js';
 import { MessageQueue } from '../protocol/queue.js';
 import { ShutdownError } from '../shared/errors.js';
 import type { RouteReason } from '../shared/router.js';
@@ -87,7 +89,8 @@ let workerExecArgv: string[] = process.execArgv.filter(
 function newWorker(init: DriverInit, name: string): Worker {
   for (;;) {
     try {
-      return new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name, execArgv: workerExecArgv });
+      // "gatio-driver": a task module's `import 'gatio'` resolves to dist/driver-api.js, without the main thread's code.
+      return new Worker(new URL('./worker.js', import.meta.url), { workerData: init, name, execArgv: [...workerExecArgv, '--conditions=gatio-driver'] });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const bad = e.code === 'ERR_WORKER_INVALID_EXEC_ARGV' ? (/flags: (.*)$/.exec(e.message)?.[1] ?? '').split(/,\s*/).filter(Boolean) : [];
@@ -925,47 +928,6 @@ export interface PortInfo {
 
 function portInfo(o: OpenPort): PortInfo {
   return { key: o.key, protocol: o.protocol, host: o.host, port: o.port, handler: o.handler, drivers: [...o.drivers.keys()], fingerprint: o.fingerprint };
-}
-
-/** One driver that could not start: which, the task module it was importing (if that was it), and what was thrown (`cause`). */
-export class DriverStartError extends Error {
-  override readonly name = 'DriverStartError';
-  readonly code = 'GATIO_DRIVER_START';
-  readonly driver: number;
-  readonly driverName: string;
-  /** the task module (file URL) whose import threw, when that is what failed */
-  readonly module: string | undefined;
-  constructor(d: { id: number; name: string }, module: string | undefined, cause: unknown) {
-    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    super(`driver ${d.name} (id ${d.id}): ${module ? `importing task module ${displayPath(module)} threw ` : ''}${why}`, { cause });
-    this.driver = d.id;
-    this.driverName = d.name;
-    this.module = module;
-  }
-}
-
-/**
- * start() failed because drivers could not start: `errors` has one
- * DriverStartError per driver (each with the original as `cause`); `cause`
- * is the first one's original. The message says each distinct failure once.
- */
-export class StartError extends AggregateError {
-  override readonly name = 'StartError';
-  readonly code = 'GATIO_START';
-  constructor(errors: DriverStartError[]) {
-    const byWhy = new Map<string, string[]>();
-    for (const e of errors) {
-      const c = e.cause;
-      const why = `${e.module ? `task module ${displayPath(e.module)} threw ` : ''}${c instanceof Error ? `${c.name}: ${c.message}` : String(c)}`;
-      byWhy.set(why, [...(byWhy.get(why) ?? []), e.driverName]);
-    }
-    const lines = [...byWhy].map(([why, names]) => `${why} (on ${names.join(', ')})`);
-    super(errors, `gatio: drivers failed to start:\n  ${lines.join('\n  ')}`, { cause: errors[0]?.cause });
-  }
-}
-
-function displayPath(url: string): string {
-  return url.startsWith('file:') ? fileURLToPath(url) : url;
 }
 
 /** A thrown value sent as data (worker-entry.ts) as an Error again: same name, message, stack, code, cause. */

@@ -1,5 +1,6 @@
 // Errors that any thread's code may see from the runtime's timers and
 // lifecycle (exported to users from index.ts).
+import { fileURLToPath } from 'node:url';
 
 /** A sleep or other wait ended by its AbortSignal (the name matches the DOM's AbortError). */
 export class AbortedError extends Error {
@@ -33,3 +34,45 @@ export function badSleepMs(ms: unknown): RangeError | TypeError | undefined {
   if (!(ms >= 0) || ms >= MAX_SLEEP_MS) return new RangeError(`sleep: expected a number of milliseconds from 0 to 2^64 ns (about 584 years), got ${String(ms)}`);
   return undefined;
 }
+
+/** One driver that could not start: which, the task module it was importing (if that was it), and what was thrown (`cause`). */
+export class DriverStartError extends Error {
+  override readonly name = 'DriverStartError';
+  readonly code = 'GATIO_DRIVER_START';
+  readonly driver: number;
+  readonly driverName: string;
+  /** the task module (file URL) whose import threw, when that is what failed */
+  readonly module: string | undefined;
+  constructor(d: { id: number; name: string }, module: string | undefined, cause: unknown) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`driver ${d.name} (id ${d.id}): ${module ? `importing task module ${displayPath(module)} threw ` : ''}${why}`, { cause });
+    this.driver = d.id;
+    this.driverName = d.name;
+    this.module = module;
+  }
+}
+
+/**
+ * start() failed because drivers could not start: `errors` has one
+ * DriverStartError per driver (each with the original as `cause`); `cause`
+ * is the first one's original. The message says each distinct failure once.
+ */
+export class StartError extends AggregateError {
+  override readonly name = 'StartError';
+  readonly code = 'GATIO_START';
+  constructor(errors: DriverStartError[]) {
+    const byWhy = new Map<string, string[]>();
+    for (const e of errors) {
+      const c = e.cause;
+      const why = `${e.module ? `task module ${displayPath(e.module)} threw ` : ''}${c instanceof Error ? `${c.name}: ${c.message}` : String(c)}`;
+      byWhy.set(why, [...(byWhy.get(why) ?? []), e.driverName]);
+    }
+    const lines = [...byWhy].map(([why, names]) => `${why} (on ${names.join(', ')})`);
+    super(errors, `gatio: drivers failed to start:\n  ${lines.join('\n  ')}`, { cause: errors[0]?.cause });
+  }
+}
+
+export function displayPath(url: string): string {
+  return url.startsWith('file:') ? fileURLToPath(url) : url;
+}
+
