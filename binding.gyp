@@ -15,11 +15,18 @@
         "native/queue_hooks.cc",
         "native/io_driver.cc",
         "native/net_engine.cc",
-        "native/net.cc"
+        "native/net.cc",
+        "native/http_parser.cc",
+        "native/http.cc",
+        "native/llhttp_llhttp.c",
+        "native/llhttp_api.c",
+        "native/llhttp_http.c"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(pkg-config --cflags-only-I liburing hwloc numa | sed s/-I//g)"
+        "<!@(pkg-config --cflags-only-I liburing hwloc numa | sed s/-I//g)",
+        "/usr/share/include/llhttp",
+        "/usr/share"
       ],
       "libraries": [
         "<!@(pkg-config --libs liburing hwloc numa)"
@@ -32,6 +39,7 @@
         "GATIO_NUMA_VERSION=\"<!(pkg-config --modversion numa)\""
       ],
       "cflags_cc": [ "-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers" ],
+      "cflags": [ "-fvisibility=hidden" ],
       "cflags_cc!": [ "-fno-exceptions", "-std=gnu++17" ]
     }
   ]

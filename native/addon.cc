@@ -58,6 +58,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   gatio::InitRing(env, exports);
   gatio::InitQueueHooks(env, exports);
   gatio::InitIoDriver(env, exports);
+  gatio::InitHttp(env, exports);
   return exports;
 }
 

@@ -22,6 +22,7 @@ void InitWake(Napi::Env env, Napi::Object exports);      // wake.cc
 void InitRing(Napi::Env env, Napi::Object exports);      // ring.cc
 void InitQueueHooks(Napi::Env env, Napi::Object exports);  // queue_hooks.cc
 void InitIoDriver(Napi::Env env, Napi::Object exports);  // io_driver.cc
+void InitHttp(Napi::Env env, Napi::Object exports);      // http.cc
 
 // ---- errors (addon.cc) ------------------------------------------------------
 

@@ -4,6 +4,7 @@
 // addon with node-gyp. A missing library fails here with the command that
 // fixes it, instead of deep inside a compiler error.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -20,11 +21,15 @@ function have(cmd, args) {
   return r.status === 0;
 }
 
+/** llhttp's C sources, built into the addon (the HTTP parser): Debian's node-llhttp ships them (no pkg-config file). */
+export const LLHTTP = { deb: 'node-llhttp', files: ['/usr/share/llhttp/llhttp.c', '/usr/share/llhttp/api.c', '/usr/share/llhttp/http.c', '/usr/share/include/llhttp/llhttp.h'] };
+
 export function missingPackages() {
+  const llhttp = LLHTTP.files.every((f) => existsSync(f)) ? [] : [LLHTTP.deb];
   if (!have('pkg-config', ['--version'])) {
-    return ['pkg-config', ...SYSTEM_PACKAGES.map((p) => p.deb)];
+    return ['pkg-config', ...SYSTEM_PACKAGES.map((p) => p.deb), ...llhttp];
   }
-  return SYSTEM_PACKAGES.filter((p) => !have('pkg-config', [`--atleast-version=${p.min}`, p.pc])).map((p) => p.deb);
+  return [...SYSTEM_PACKAGES.filter((p) => !have('pkg-config', [`--atleast-version=${p.min}`, p.pc])).map((p) => p.deb), ...llhttp];
 }
 
 if (process.platform !== 'linux') {

@@ -11,6 +11,8 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists liburing 2>/dev/null || need+=(liburing-dev)
 pkg-config --exists hwloc 2>/dev/null || need+=(libhwloc-dev)
 pkg-config --exists numa 2>/dev/null || need+=(libnuma-dev)
+# llhttp's C sources (the HTTP parser built into the addon): Debian's node-llhttp ships them
+[ -f /usr/share/llhttp/llhttp.c ] && [ -f /usr/share/include/llhttp/llhttp.h ] || need+=(node-llhttp)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)

@@ -16,3 +16,5 @@ export { CompletionRegistry } from './drivers/thread/completions.js';
 export type { CompletionOwner, CompletionStats } from './drivers/thread/completions.js';
 export { runtimeBlockBytes, runtimeFootprint } from './tpc/footprint.js';
 export { STATS_BYTES } from './drivers/protocol/layout.js';
+export { httpParse } from './net/http-parse.js';
+export type { HttpParseLimits, RawHttpEvent } from './native.js';

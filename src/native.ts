@@ -73,6 +73,33 @@ export interface RawParkWatch {
   readonly closed: boolean;
 }
 
+/** The request parser's limits (native/http_parser.h HttpLimits). */
+export interface HttpParseLimits {
+  maxUrl: number;
+  maxHeaderBytes: number;
+  maxHeaders: number;
+  maxChunkExtension: number;
+}
+
+/** What the request parser reports (native/http.cc). */
+export type RawHttpEvent =
+  | {
+      type: 'head';
+      method: string;
+      url: string;
+      version: string;
+      headers: [string, string][];
+      keepAlive: boolean;
+      chunked: boolean;
+      expectContinue: boolean;
+      upgrade: boolean;
+      /** -1: no Content-Length */
+      contentLength: number;
+    }
+  | { type: 'body'; bytes: Uint8Array }
+  | { type: 'end' }
+  | { type: 'error'; status: number; code: string; reason: string };
+
 /** netListen's spec (native/net.cc). */
 export interface RawListenSpec {
   protocol: 'tcp' | 'udp';
@@ -220,6 +247,8 @@ export interface NativeAddon {
   netPeer(ringId: number, conn: number): RawPeer | null;
   netStats(ringId: number, server: number): RawNetStats | null;
   netLive(ringId: number): number;
+  // http.cc: the HTTP/1.1 request parser over one connection's chunks (tests, tools)
+  httpParse(chunks: Uint8Array[], limits?: Partial<HttpParseLimits>): RawHttpEvent[];
   // io_driver.cc (start and stop from the same thread)
   ioDriverStart(opts: {
     arenaIds: number[];
@@ -263,7 +292,7 @@ export function native(): NativeAddon {
   if (!existsSync(addonPath)) {
     throw new Error(
       `gatio: the native addon is not built (${addonPath} is missing).\n` +
-        `  fix: bash ${join(packageRoot, 'scripts', 'setup.sh')}   (installs liburing-dev, libhwloc-dev, libnuma-dev and builds)\n` +
+        `  fix: bash ${join(packageRoot, 'scripts', 'setup.sh')}   (installs liburing-dev, libhwloc-dev, libnuma-dev, node-llhttp and builds)\n` +
         `  or, with those installed: (cd ${packageRoot} && npm run build:native)`,
     );
   }

@@ -1,0 +1,315 @@
+// HTTP/1.1 request parsing: llhttp plus the guards and limits (see http_parser.h).
+#include "http_parser.h"
+
+#include <llhttp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace gatio {
+
+struct HttpRequestParser::Impl {
+  llhttp_t p;
+  llhttp_settings_t s;
+  HttpRequestParser* self = nullptr;
+  std::vector<HttpEvent>* out = nullptr;
+  std::vector<HttpHead> done;  // heads completed by this Feed (pipelining): kHead events index them
+
+  // The head being read.
+  bool inHead = true;
+  uint32_t headBytes = 0;
+  enum { kNone, kField, kValue } last = kNone;
+  HttpSpan field, value;
+  uint32_t urlLen = 0;
+  std::vector<std::string> contentLengths;
+  std::string transferEncoding;
+  // Raw scan of the head's bytes (bare CR, obs-fold), across buffers.
+  bool prevCR = false, prevLF = false, seenRequestLine = false;
+  uint32_t chunkExt = 0;
+  enum { kNoPause, kAtBegin, kAtHeadEnd } pause = kNoPause;  // why llhttp_execute returned HPE_PAUSED
+};
+
+namespace {
+
+HttpRequestParser::Impl* ImplOf(llhttp_t* p) { return static_cast<HttpRequestParser::Impl*>(p->data); }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+}  // namespace
+
+// The callbacks llhttp calls; a non-zero return stops the parser with HPE_USER
+// (the reason is in error_ by then).
+struct HttpCallbacks {
+  static int Fail(HttpRequestParser::Impl* m, int status, const char* code, const std::string& reason) {
+    HttpError& e = m->self->error_;
+    e.status = status;
+    e.code = code;
+    e.reason = reason;
+    m->self->failed_ = true;
+    llhttp_set_error_reason(&m->p, "gatio guard");
+    return HPE_USER;
+  }
+
+  static int Count(HttpRequestParser::Impl* m, size_t n) {
+    m->headBytes += static_cast<uint32_t>(n);
+    if (m->headBytes > m->self->limits_.maxHeaderBytes) {
+      return Fail(m, 431, "GATIO_HTTP_HEADERS_TOO_LARGE", "the request line and headers exceed " + std::to_string(m->self->limits_.maxHeaderBytes) + " bytes");
+    }
+    return 0;
+  }
+
+  static int MessageBegin(llhttp_t* p) {
+    auto* m = ImplOf(p);
+    HttpHead& h = m->self->head_;
+    h = HttpHead{};
+    m->inHead = true;
+    m->headBytes = 0;
+    m->last = HttpRequestParser::Impl::kNone;
+    m->urlLen = 0;
+    m->contentLengths.clear();
+    m->transferEncoding.clear();
+    m->seenRequestLine = false;
+    m->prevCR = m->prevLF = false;
+    m->pause = HttpRequestParser::Impl::kAtBegin;
+    return HPE_PAUSED;  // Feed notes where the head starts (its raw bytes are checked)
+  }
+
+  static int Method(llhttp_t* p, const char* at, size_t n) {
+    auto* m = ImplOf(p);
+    if (int e = Count(m, n)) return e;
+    m->self->head_.method.append(at, n);
+    return 0;
+  }
+
+  static int Url(llhttp_t* p, const char* at, size_t n) {
+    auto* m = ImplOf(p);
+    HttpHead& h = m->self->head_;
+    if (m->urlLen == 0) h.url.off = static_cast<uint32_t>(h.bytes.size());
+    m->urlLen += static_cast<uint32_t>(n);
+    if (m->urlLen > m->self->limits_.maxUrl) return Fail(m, 414, "GATIO_HTTP_URL_TOO_LONG", "the URL is longer than " + std::to_string(m->self->limits_.maxUrl) + " bytes");
+    if (int e = Count(m, n)) return e;
+    h.bytes.append(at, n);
+    h.url.len = m->urlLen;
+    return 0;
+  }
+
+  static int HeaderField(llhttp_t* p, const char* at, size_t n) {
+    auto* m = ImplOf(p);
+    if (int e = Count(m, n)) return e;
+    HttpHead& h = m->self->head_;
+    if (m->last != HttpRequestParser::Impl::kField) {
+      m->field = {static_cast<uint32_t>(h.bytes.size()), 0};
+      m->last = HttpRequestParser::Impl::kField;
+    }
+    h.bytes.append(at, n);
+    m->field.len += static_cast<uint32_t>(n);
+    return 0;
+  }
+
+  static int HeaderValue(llhttp_t* p, const char* at, size_t n) {
+    auto* m = ImplOf(p);
+    if (int e = Count(m, n)) return e;
+    HttpHead& h = m->self->head_;
+    if (m->last != HttpRequestParser::Impl::kValue) {
+      m->value = {static_cast<uint32_t>(h.bytes.size()), 0};
+      m->last = HttpRequestParser::Impl::kValue;
+    }
+    h.bytes.append(at, n);
+    m->value.len += static_cast<uint32_t>(n);
+    return 0;
+  }
+
+  static int HeaderValueComplete(llhttp_t* p) {
+    auto* m = ImplOf(p);
+    HttpHead& h = m->self->head_;
+    if (m->last == HttpRequestParser::Impl::kField) m->value = {static_cast<uint32_t>(h.bytes.size()), 0};  // an empty value
+    m->last = HttpRequestParser::Impl::kNone;
+    if (m->field.len == 0) return Fail(m, 400, "GATIO_HTTP_EMPTY_HEADER_NAME", "a header line has no name");
+    // A name is a token: no whitespace before the colon (RFC 9112 5.1: a server must reject it), no other separators.
+    for (uint32_t i = 0; i < m->field.len; i++) {
+      const unsigned char c = static_cast<unsigned char>(h.bytes[m->field.off + i]);
+      if (!(std::isalnum(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c)))) {
+        return Fail(m, 400, "GATIO_HTTP_HEADER_NAME", std::string("a header name holds ") + (c == ' ' || c == '\t' ? "whitespace (before its colon?)" : "a character a token may not"));
+      }
+    }
+    if (h.headers.size() >= m->self->limits_.maxHeaders) return Fail(m, 431, "GATIO_HTTP_TOO_MANY_HEADERS", "more than " + std::to_string(m->self->limits_.maxHeaders) + " headers");
+    h.headers.emplace_back(m->field, m->value);
+    const std::string name = Lower(h.bytes.substr(m->field.off, m->field.len));
+    const std::string val = h.bytes.substr(m->value.off, m->value.len);
+    if (name == "content-length") m->contentLengths.push_back(Trim(val));
+    else if (name == "transfer-encoding") m->transferEncoding += (m->transferEncoding.empty() ? "" : ",") + val;
+    else if (name == "expect" && Lower(Trim(val)) == "100-continue") h.expectContinue = true;
+    m->field = {};
+    return 0;
+  }
+
+  static int HeadersComplete(llhttp_t* p) {
+    auto* m = ImplOf(p);
+    HttpHead& h = m->self->head_;
+    h.versionMajor = p->http_major;
+    h.versionMinor = p->http_minor;
+    if (h.versionMajor != 1) return Fail(m, 505, "GATIO_HTTP_VERSION", "HTTP/" + std::to_string(h.versionMajor) + "." + std::to_string(h.versionMinor) + " is not served (HTTP/1.0 and 1.1 are)");
+    // Content-Length: every copy must say the same (then it counts once).
+    for (const std::string& cl : m->contentLengths) {
+      if (cl != m->contentLengths[0]) return Fail(m, 400, "GATIO_HTTP_CONTENT_LENGTH", "Content-Length given twice with different values (" + m->contentLengths[0] + ", " + cl + ")");
+    }
+    if (!m->transferEncoding.empty()) {
+      if (!m->contentLengths.empty()) return Fail(m, 400, "GATIO_HTTP_CL_AND_TE", "both Content-Length and Transfer-Encoding (a request smuggling vector)");
+      std::string te = Lower(m->transferEncoding);
+      size_t comma = te.find_last_of(',');
+      std::string lastCoding = Trim(comma == std::string::npos ? te : te.substr(comma + 1));
+      if (lastCoding != "chunked") return Fail(m, 400, "GATIO_HTTP_TRANSFER_ENCODING", "Transfer-Encoding must end with chunked (got \"" + m->transferEncoding + "\")");
+      h.chunked = true;
+    }
+    if (!m->contentLengths.empty()) h.contentLength = static_cast<int64_t>(p->content_length);
+    h.keepAlive = llhttp_should_keep_alive(p) != 0;
+    h.upgrade = p->upgrade != 0;
+    m->inHead = false;
+    m->done.push_back(h);  // its event is pushed by Feed, once the head's raw bytes passed the scan
+    // Stop here: Feed checks the head's raw bytes (bare CR, obs-fold) before any body is parsed.
+    m->pause = HttpRequestParser::Impl::kAtHeadEnd;
+    return HPE_PAUSED;
+  }
+
+  static int Body(llhttp_t* p, const char* at, size_t n) {
+    ImplOf(p)->out->push_back({HttpEventType::kBody, reinterpret_cast<const uint8_t*>(at), n});
+    return 0;
+  }
+
+  static int MessageComplete(llhttp_t* p) {
+    auto* m = ImplOf(p);
+    m->out->push_back({HttpEventType::kEnd, nullptr, 0});
+    m->inHead = true;
+    m->prevCR = m->prevLF = false;
+    return 0;
+  }
+
+  static int ChunkHeader(llhttp_t* p) {
+    ImplOf(p)->chunkExt = 0;
+    return 0;
+  }
+
+  static int ChunkExtension(llhttp_t* p, const char* at, size_t n) {
+    auto* m = ImplOf(p);
+    m->chunkExt += static_cast<uint32_t>(n);
+    if (m->chunkExt > m->self->limits_.maxChunkExtension) return Fail(m, 400, "GATIO_HTTP_CHUNK_EXTENSION", "chunk extensions longer than " + std::to_string(m->self->limits_.maxChunkExtension) + " bytes");
+    return 0;
+  }
+};
+
+HttpRequestParser::HttpRequestParser(const HttpLimits& limits) : impl_(new Impl), limits_(limits) {
+  Impl& m = *impl_;
+  m.self = this;
+  llhttp_settings_init(&m.s);
+  m.s.on_message_begin = HttpCallbacks::MessageBegin;
+  m.s.on_method = HttpCallbacks::Method;
+  m.s.on_url = HttpCallbacks::Url;
+  m.s.on_header_field = HttpCallbacks::HeaderField;
+  m.s.on_header_value = HttpCallbacks::HeaderValue;
+  m.s.on_header_value_complete = HttpCallbacks::HeaderValueComplete;
+  m.s.on_headers_complete = HttpCallbacks::HeadersComplete;
+  m.s.on_body = HttpCallbacks::Body;
+  m.s.on_message_complete = HttpCallbacks::MessageComplete;
+  m.s.on_chunk_header = HttpCallbacks::ChunkHeader;
+  m.s.on_chunk_extension_name = HttpCallbacks::ChunkExtension;
+  m.s.on_chunk_extension_value = HttpCallbacks::ChunkExtension;
+  llhttp_init(&m.p, HTTP_REQUEST, &m.s);
+  m.p.data = impl_;
+}
+
+HttpRequestParser::~HttpRequestParser() { delete impl_; }
+
+const HttpHead& HttpRequestParser::completed(size_t i) const { return impl_->done.at(i); }
+
+namespace {
+// llhttp's own refusals, as statuses: an unknown method is 501, a bad version 505, the rest 400.
+int StatusOf(llhttp_errno_t e) {
+  if (e == HPE_INVALID_METHOD) return 501;
+  if (e == HPE_INVALID_VERSION) return 505;
+  return 400;
+}
+}  // namespace
+
+// The raw bytes of a head (llhttp 8.1 lets a bare CR and obs-fold through).
+bool HttpRequestParser::ScanHead(const char* q, const char* end) {
+  Impl& m = *impl_;
+  for (; q < end; q++) {
+    const char c = *q;
+    if (m.prevCR && c != '\n') {
+      error_ = {400, "GATIO_HTTP_BARE_CR", "a CR not followed by LF in the request head"};
+      failed_ = true;
+      return false;
+    }
+    if (m.prevLF && m.seenRequestLine && (c == ' ' || c == '\t')) {
+      error_ = {400, "GATIO_HTTP_OBS_FOLD", "a header line continued on the next line (obsolete line folding)"};
+      failed_ = true;
+      return false;
+    }
+    if (c == '\n') m.seenRequestLine = true;
+    m.prevCR = c == '\r';
+    m.prevLF = c == '\n';
+  }
+  return true;
+}
+
+bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEvent>* out) {
+  if (failed_) return false;
+  Impl& m = *impl_;
+  m.out = out;
+  if (out->empty()) m.done.clear();
+  const char* p = reinterpret_cast<const char*>(data);
+  const char* const end = p + n;
+  // Where the head being read started in this buffer (its start, for one begun earlier), or null between heads.
+  const char* headFrom = m.inHead && m.headBytes > 0 ? p : nullptr;
+  auto fail = [&](llhttp_errno_t rc) {
+    if (!failed_) {
+      error_.status = StatusOf(rc);
+      error_.code = llhttp_errno_name(rc);
+      error_.reason = llhttp_get_error_reason(&m.p) ? llhttp_get_error_reason(&m.p) : "malformed request";
+      failed_ = true;
+    }
+    return false;
+  };
+  while (p < end || m.pause == Impl::kAtHeadEnd) {
+    m.pause = Impl::kNoPause;
+    llhttp_errno_t rc = llhttp_execute(&m.p, p, static_cast<size_t>(end - p));
+    if (rc == HPE_PAUSED_UPGRADE) {
+      // An upgrade (CONNECT, Upgrade:): the rest is not HTTP; the port server decides.
+      llhttp_resume_after_upgrade(&m.p);
+      return true;
+    }
+    if (rc != HPE_OK && rc != HPE_PAUSED) return fail(rc);
+    const char* stop = rc == HPE_PAUSED ? llhttp_get_error_pos(&m.p) : end;
+    if (rc == HPE_PAUSED) llhttp_resume(&m.p);
+    if (m.pause == Impl::kAtBegin) {
+      headFrom = stop;  // a new head starts here (what came before was the last message's body)
+    } else if (m.pause == Impl::kAtHeadEnd) {
+      if (!ScanHead(headFrom ? headFrom : p, stop)) return false;
+      headFrom = nullptr;
+      out->push_back({HttpEventType::kHead, nullptr, m.done.size() - 1});
+      // A request without a body completes in another step: run it even with no byte left.
+      if (stop == end) {
+        llhttp_errno_t rc2 = llhttp_execute(&m.p, end, 0);
+        if (rc2 == HPE_PAUSED) llhttp_resume(&m.p);
+        else if (rc2 != HPE_OK) return fail(rc2);
+        m.pause = Impl::kNoPause;
+      }
+    } else if (headFrom) {
+      if (!ScanHead(headFrom, end)) return false;  // the head goes on in the next buffer
+    }
+    p = stop;
+    if (m.pause == Impl::kAtHeadEnd) m.pause = Impl::kNoPause;
+  }
+  return true;
+}
+
+}  // namespace gatio

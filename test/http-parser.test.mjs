@@ -1,0 +1,113 @@
+// The HTTP/1.1 request parser (native/http_parser.h): llhttp 8.1 from
+// Debian, and the guard layer for the strictness it lacks (each smuggling
+// attempt below is refused with 400 and the reason), limits (414, 431),
+// unknown methods and versions (501, 505), heads split across any number of
+// buffers, pipelining, chunked bodies.
+import { test } from './_harness.mjs';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { httpParse } from '../dist/internals.js';
+
+const b = (s) => Buffer.from(s, 'latin1');
+const parse = (chunks, lim) => httpParse(chunks.map(b), lim);
+const kinds = (evs) => evs.map((e) => (e.type === 'error' ? `error ${e.status} ${e.code}` : e.type));
+const errorOf = (s, lim) => parse([s], lim).find((e) => e.type === 'error');
+
+test('a head: method, URL, version, headers in order, keep-alive as HTTP/1.0 and 1.1 define it', () => {
+  const [h] = parse(['PUT /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 0\r\n\r\n']);
+  assert.is(h.method, 'PUT');
+  assert.is(h.url, '/a/b?c=1');
+  assert.is(h.version, '1.1');
+  assert.equal(h.headers, [['Host', 'x'], ['X-A', '1'], ['x-a', '2'], ['Content-Length', '0']]);
+  assert.ok(h.keepAlive);
+  assert.is(h.contentLength, 0);
+  assert.not.ok(parse(['GET / HTTP/1.1\r\nConnection: close\r\n\r\n'])[0].keepAlive, '1.1 with Connection: close');
+  assert.not.ok(parse(['GET / HTTP/1.0\r\n\r\n'])[0].keepAlive, '1.0: close by default');
+  assert.ok(parse(['GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'])[0].keepAlive, '1.0 asking for keep-alive');
+  assert.ok(parse(['POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n'])[0].expectContinue);
+});
+
+test('pipelined requests in one buffer: each head, body and end in order', () => {
+  const evs = parse(['POST /1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /2 HTTP/1.1\r\n\r\nPOST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n']);
+  assert.equal(kinds(evs), ['head', 'body', 'end', 'head', 'end', 'head', 'body', 'end']);
+  assert.equal(evs.filter((e) => e.type === 'head').map((e) => e.url), ['/1', '/2', '/3']);
+  assert.equal(evs.filter((e) => e.type === 'body').map((e) => Buffer.from(e.bytes).toString()), ['abc', 'hi']);
+  assert.ok(evs[5].chunked);
+});
+
+test('a body may hold any byte (a CR in a body is not a bare CR in a head)', () => {
+  const evs = parse(['POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\na\rb\n']);
+  assert.equal(kinds(evs), ['head', 'body', 'end']);
+  assert.is(Buffer.from(evs[1].bytes).toString('latin1'), 'a\rb\n');
+});
+
+test('property: however the bytes of a pipelined stream are split, the same requests come out', () => {
+  const stream = 'POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /y?q HTTP/1.1\r\nA: b\r\n\r\nPOST /z HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;e=v\r\nabc\r\n2\r\nde\r\n0\r\n\r\n';
+  const whole = parse([stream]);
+  const summary = (evs) => {
+    const out = [];
+    let body = '';
+    for (const e of evs) {
+      if (e.type === 'body') body += Buffer.from(e.bytes).toString('latin1');
+      else {
+        if (e.type === 'end') out.push(`body=${body}`), (body = '');
+        out.push(e.type === 'head' ? `${e.method} ${e.url} ${JSON.stringify(e.headers)}` : e.type);
+      }
+    }
+    return out;
+  };
+  const expected = summary(whole);
+  assert.is(expected.filter((x) => x === 'end').length, 3);
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 30 }), (cuts) => {
+      const at = [0, ...cuts.sort((x, y) => x - y), stream.length];
+      const chunks = at.slice(1).map((end, i) => stream.slice(at[i], end));
+      assert.equal(summary(parse(chunks)), expected);
+    }),
+    { numRuns: 300, seed: Number(process.env.GATIO_FC_SEED ?? 1) },
+  );
+  // Every single-byte split too.
+  assert.equal(summary(parse([...stream])), expected);
+});
+
+test('smuggling attempts and malformed heads: refused with 400 and why, nothing of the request delivered', () => {
+  const cases = [
+    ['a bare CR inside a header line', 'GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n'],
+    ['obs-fold (a header continued on the next line)', 'GET / HTTP/1.1\r\nHost: x\r\n  folded\r\n\r\n'],
+    ['an empty header name', 'GET / HTTP/1.1\r\n: value\r\n\r\n'],
+    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['two different Content-Lengths', 'POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n'],
+    ['a Transfer-Encoding whose last coding is not chunked', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
+    ['a Transfer-Encoding that is not chunked at all', 'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    ['an oversized chunk extension', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;${'e'.repeat(2000)}\r\nabc\r\n0\r\n\r\n`],
+    ['a chunk size that is not hex', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+    ['a space before the colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n'],
+  ];
+  for (const [what, req] of cases) {
+    const evs = parse([req]);
+    const e = evs.find((x) => x.type === 'error');
+    assert.ok(e, `${what}: refused (${JSON.stringify(kinds(evs))})`);
+    assert.is(e.status, 400, `${what}: 400 (${e.code})`);
+    assert.ok(e.reason.length > 0, `${what}: says why`);
+    // The head of a request refused in its head is never delivered; a chunked body's error comes after its head only.
+    if (!/chunk/.test(what)) assert.is(evs.filter((x) => x.type === 'head').length, 0, `${what}: no head delivered`);
+  }
+  // Refused in the middle of a pipeline: the requests before it are whole, nothing after it is parsed.
+  const evs = parse(['GET /ok HTTP/1.1\r\n\r\nGET /bad HTTP/1.1\r\nA: b\r\n c\r\n\r\nGET /never HTTP/1.1\r\n\r\n']);
+  assert.equal(kinds(evs), ['head', 'end', 'error 400 GATIO_HTTP_OBS_FOLD']);
+});
+
+test('limits: URL length (414), header bytes and count (431); unknown methods (501) and versions (505)', () => {
+  assert.equal([errorOf(`GET /${'a'.repeat(100)} HTTP/1.1\r\n\r\n`, { maxUrl: 50 })?.status, errorOf(`GET /${'a'.repeat(40)} HTTP/1.1\r\n\r\n`, { maxUrl: 50 })], [414, undefined]);
+  assert.is(errorOf(`GET / HTTP/1.1\r\n${'A: b\r\n'.repeat(10)}\r\n`, { maxHeaders: 5 })?.status, 431);
+  assert.is(errorOf(`GET / HTTP/1.1\r\nX: ${'b'.repeat(200)}\r\n\r\n`, { maxHeaderBytes: 100 })?.status, 431);
+  assert.is(errorOf(`GET / HTTP/1.1\r\nX: ${'b'.repeat(200)}\r\n\r\n`), undefined, 'within the default 16 KiB');
+  // The header-byte limit holds for a head split across buffers too.
+  const split = [`GET / HTTP/1.1\r\nX: ${'b'.repeat(60)}`, 'b'.repeat(60), '\r\n\r\n'];
+  assert.is(parse(split, { maxHeaderBytes: 100 }).find((e) => e.type === 'error')?.status, 431);
+  assert.is(errorOf('BREW /pot HTTP/1.1\r\n\r\n')?.status, 501);
+  assert.is(errorOf('GET / HTTP/2.0\r\n\r\n')?.status, 505);
+  assert.is(errorOf('GET / HTTP/3.1\r\n\r\n')?.status, 505);
+});
+
+test.run();
