@@ -35,7 +35,7 @@ test('below the threshold tasks stay in the main thread TPC; above it they spill
   }
 });
 
-test("runtime.md's example: spillThreshold 50, TPC 0's driver stuck for 400 ms, a burst of 60 calls: 51 wait for it, 9 spill", async () => {
+test("runtime.md's example: spillThreshold 50, TPC 0's driver stuck for 400 ms, a burst of 60 calls: 50 wait for it, 10 spill", async () => {
   const pus = topology().allowed.pus;
   if (pus.length < 2) return skip('spill across TPCs', 'needs 2 allowed CPUs for two one-core TPCs');
   const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id);
@@ -47,8 +47,10 @@ test("runtime.md's example: spillThreshold 50, TPC 0's driver stuck for 400 ms, 
     // One synchronous burst: each call counts in its driver's pending at once (the pending of the stuck task included).
     const ids = await Promise.all(Array.from({ length: 60 }, () => rt.spawn('where', []).then((w) => w.info.id)));
     const local = ids.filter((id) => id === d0.id).length;
-    assert.is(local, 50, 'TPC 0 takes calls while its pending (1 stuck + the calls) is at most 50');
-    assert.is(ids.filter((id) => id === d1.id).length, 10, 'the rest spill');
+    // 50: TPC 0 takes calls while its pending (1 stuck + the calls) is at most 50. 49 when the main
+    // thread last ran on d0's CPU: it then counts d0 half a task heavier (the router's avoid rule).
+    assert.ok(local === 50 || local === 49, `TPC 0 took ${local} of 60`);
+    assert.is(ids.filter((id) => id === d1.id).length, 60 - local, 'the rest spill');
     await stuck;
   } finally {
     await rt.shutdown();

@@ -7,7 +7,8 @@
 // connection per turn, the cork); the buffers lent with this batch's data
 // events go back with one OP_NET_RELEASE once every handler of the batch
 // has returned.
-import { native, type RawListenResult, type RawNetStats, type RawPeer } from '../native.js';
+import { native, type RawListenResult, type RawPeer } from '../native.js';
+import type { PortServerStats } from '../drivers/protocol/messages.js';
 import type { Arena, Block } from '../tpc/arena.js';
 import type { ListenOptions, Protocol } from '../tpc/ports.js';
 import { NET_EVENT_BYTES, NET_HEADER_BYTES, SEND_WANT_DRAIN, SLOT_MASK, bufferBlockBytes, netBlockBytes, stagingAt } from '../drivers/protocol/net.js';
@@ -158,7 +159,7 @@ export class NetReactor extends PortSide {
     return native().netLive(this.#ring.id);
   }
 
-  stats(): Array<RawNetStats & { port: string; handlerErrors: number }> {
+  stats(): PortServerStats[] {
     const out = [];
     for (const s of this.servers.values()) {
       const st = native().netStats(this.#ring.id, s.index);

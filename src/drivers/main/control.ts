@@ -7,11 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatSize } from '../../tpc/size.js';
 import type { Runtime } from './runtime.js';
-import type { TaskQueueStats } from '../protocol/messages.js';
-import type { RawNetStats } from '../../native.js';
-
-/** One port server on one driver, as rt.stats() reports it. */
-type PortStats = RawNetStats & { port: string; handlerErrors: number };
+import type { PortServerStats as PortStats, TaskQueueStats } from '../protocol/messages.js';
 
 export type RuntimeStats = Awaited<ReturnType<Runtime['stats']>>;
 

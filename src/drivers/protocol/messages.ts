@@ -17,6 +17,8 @@
 //
 // IO_REQUEST and IO_DONE (to and from native io drivers) have fixed layouts
 // of their own, no codec body; mirrored in native/io_driver.h (static_asserts).
+import type { RawNetStats } from '../../native.js';
+
 export const enum Kind {
   Spawn = 1,
   Result = 2,
@@ -167,30 +169,7 @@ export interface TaskQueueStats {
 }
 
 /** A port server's counters on one driver (native NetServerStats, plus the handler failures JS counted). */
-export interface PortServerStats {
-  port: string;
-  accepted: number;
-  refused: number;
-  open: number;
-  closed: number;
-  bytesIn: number;
-  bytesOut: number;
-  recvs: number;
-  sends: number;
-  sendsInFlight: number;
-  enobufs: number;
-  rearms: number;
-  buffersLent: number;
-  acceptErrors: number;
-  acceptBackoffs: number;
-  datagrams: number;
-  truncated: number;
-  sendErrors: number;
-  incomingLocal: number;
-  incomingOther: number;
-  throttles: number;
-  handlerErrors: number;
-}
+export type PortServerStats = RawNetStats & { port: string; handlerErrors: number };
 
 /** A JS driver's reply to ControlOp.Stats (thread/driver.ts builds it). */
 export interface DriverStatsReply {
