@@ -68,6 +68,41 @@ test('usage errors exit 2 with the usage text', () => {
   assert.is(both.status, 2);
 });
 
+test('run CONFIG with ports: it says what it serves, and gatio stats shows each port server per driver', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
+  const file = join(dir, 'gatio.json');
+  writeFileSync(file, JSON.stringify({ modules: [join(fixtures, 'net', 'handlers.mjs')], ports: [{ port: 0, protocol: 'tcp', handler: 'echo', host: '127.0.0.1' }] }));
+  const child = spawn(process.execPath, [join(root, 'bin', 'gatio.mjs'), 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  try {
+    const until = Date.now() + 20000;
+    while (!/serving tcp:\d+/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const m = /gatio: serving tcp:(\d+) on 127\.0\.0\.1 \(echo; drivers tpc0\/hybrid0/.exec(out);
+    assert.ok(m, out);
+    // Traffic, then the counters.
+    const { createConnection } = await import('node:net');
+    const s = createConnection(Number(m[1]), '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    const back = new Promise((r) => s.once('data', r));
+    s.write('ping');
+    assert.is(String(await back), 'ping');
+    s.destroy();
+    const json = JSON.parse(gatio('stats', '--pid', String(child.pid), '--json').stdout);
+    const ports = json.drivers.flatMap((d) => d.ports ?? []);
+    assert.ok(ports.length >= 1 && ports.every((p) => p.port === `tcp:${m[1]}`));
+    assert.is(ports.reduce((n, p) => n + p.accepted, 0), 1);
+    const text = gatio('stats', '--pid', String(child.pid)).stdout;
+    assert.match(text, /PORT\s+DRIVER\s+OPEN\s+ACCEPTED/);
+    assert.match(text, new RegExp(`tcp:${m[1]}\\s+tpc0/hybrid0`));
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.is(await exited, 0);
+});
+
 test('run CONFIG serves stats, and SIGTERM shuts it down cleanly', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
   const file = join(dir, 'gatio.json');

@@ -105,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
       const p = rt.plan;
       console.log(`gatio: running ${p.drivers.length} driver(s) in ${p.tpcs.length} TPC(s) (pid ${process.pid}; stats: gatio stats --pid ${process.pid}; socket ${socketPath(process.pid)})`);
       if (rt.taskNames.length) console.log(`gatio: tasks ${rt.taskNames.join(', ')}`);
+      for (const port of rt.ports()) console.log(`gatio: serving ${port.key} on ${port.host} (${port.handler}; drivers ${port.drivers.map((id) => p.drivers[id]!.name).join(', ')})`);
       // Keep the process alive until a signal says otherwise.
       const keepAlive = setInterval(() => {}, 1 << 30);
       const signal = await new Promise<NodeJS.Signals>((r) => {
