@@ -420,7 +420,8 @@ export class Mailbox {
   dropBacklog(endpoint: number, gen?: number): void {
     const list = this.backlog.get(endpoint);
     if (!list) return;
-    const stale = (b: Uint8Array) => gen === undefined || (!builtNatively(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
+    // A port command to an io driver carries its generation at byte 2, not 18: one that waited here was for the dead one.
+    const stale = (b: Uint8Array) => gen === undefined || b[0] === Kind.NetCmd || (!builtNatively(b) && (b[18]! | (b[19]! << 8)) === (gen & 0xffff));
     const keep = list.filter((e) => !stale(e.bytes));
     for (const e of list) if (stale(e.bytes)) this.discard(e.bytes, 0);
     if (keep.length) this.backlog.set(endpoint, keep);
