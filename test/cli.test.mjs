@@ -59,6 +59,19 @@ test('doctor: readable report and JSON agree', () => {
   for (const c of report.checks) assert.ok(text.stdout.includes(c.title), `check "${c.title}" printed`);
 });
 
+/** `gatio run` on a config written to a temporary file: the child, everything it printed so far, and its exit code. */
+function gatioRun(config) {
+  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
+  const file = join(dir, 'gatio.json');
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [join(root, 'bin', 'gatio.mjs'), 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
 test('usage errors exit 2 with the usage text', () => {
   const r = gatio('frobnicate');
   assert.is(r.status, 2);
@@ -69,17 +82,11 @@ test('usage errors exit 2 with the usage text', () => {
 });
 
 test('run CONFIG with ports: it says what it serves, and gatio stats shows each port server per driver', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
-  const file = join(dir, 'gatio.json');
-  writeFileSync(file, JSON.stringify({ modules: [join(fixtures, 'net', 'handlers.mjs')], ports: [{ port: 0, protocol: 'tcp', handler: 'echo', host: '127.0.0.1' }] }));
-  const child = spawn(process.execPath, [join(root, 'bin', 'gatio.mjs'), 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  const { child, output, exited } = gatioRun({ modules: [join(fixtures, 'net', 'handlers.mjs')], ports: [{ port: 0, protocol: 'tcp', handler: 'echo', host: '127.0.0.1' }] });
   try {
     const until = Date.now() + 20000;
-    while (!/serving tcp:\d+/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (!/serving tcp:\d+/.test(output()) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const out = output();
     const m = /gatio: serving tcp:(\d+) on 127\.0\.0\.1 \(echo; drivers tpc0\/hybrid0/.exec(out);
     assert.ok(m, out);
     // Traffic, then the counters.
@@ -104,17 +111,12 @@ test('run CONFIG with ports: it says what it serves, and gatio stats shows each 
 });
 
 test('run CONFIG serves stats, and SIGTERM shuts it down cleanly', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gatio-run-'));
-  const file = join(dir, 'gatio.json');
-  writeFileSync(file, JSON.stringify({ modules: [join(fixtures, 'tasks', 'channel-tasks.mjs')], queues: { rpc: { shares: 2 } } }));
-  const child = spawn(process.execPath, [join(root, 'bin', 'gatio.mjs'), 'run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = gatioRun({ modules: [join(fixtures, 'tasks', 'channel-tasks.mjs')], queues: { rpc: { shares: 2 } } });
+  const { child, exited } = run;
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
   try {
     const until = Date.now() + 20000;
-    while (!/tasks .*\breceived\b/.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (!/tasks .*\breceived\b/.test((out = run.output())) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     assert.match(out, /running \d+ driver\(s\) in 1 TPC\(s\) \(pid \d+/);
     assert.match(out, /tasks .*\breceived\b/, 'it said it was ready (waited for, not timed out)');
     const s = gatio('stats', '--pid', String(child.pid), '--json');
@@ -130,6 +132,7 @@ test('run CONFIG serves stats, and SIGTERM shuts it down cleanly', async () => {
     child.kill('SIGTERM');
   }
   assert.is(await exited, 0);
+  out = run.output();
   assert.match(out, /SIGTERM: shutting down/);
   assert.match(out, /gatio: stopped/);
   const gone = gatio('stats', '--pid', String(child.pid));
