@@ -102,31 +102,21 @@ struct HttpCallbacks {
     return 0;
   }
 
-  static int HeaderField(llhttp_t* p, const char* at, size_t n) {
+  // A header name or value arrives in pieces (a head split across buffers): appended to the head's bytes, one span.
+  static int Piece(llhttp_t* p, const char* at, size_t n, decltype(HttpRequestParser::Impl::last) kind, HttpSpan HttpRequestParser::Impl::*span) {
     auto* m = ImplOf(p);
     if (int e = Count(m, n)) return e;
     HttpHead& h = m->self->head_;
-    if (m->last != HttpRequestParser::Impl::kField) {
-      m->field = {static_cast<uint32_t>(h.bytes.size()), 0};
-      m->last = HttpRequestParser::Impl::kField;
+    if (m->last != kind) {
+      m->*span = {static_cast<uint32_t>(h.bytes.size()), 0};
+      m->last = kind;
     }
     h.bytes.append(at, n);
-    m->field.len += static_cast<uint32_t>(n);
+    (m->*span).len += static_cast<uint32_t>(n);
     return 0;
   }
-
-  static int HeaderValue(llhttp_t* p, const char* at, size_t n) {
-    auto* m = ImplOf(p);
-    if (int e = Count(m, n)) return e;
-    HttpHead& h = m->self->head_;
-    if (m->last != HttpRequestParser::Impl::kValue) {
-      m->value = {static_cast<uint32_t>(h.bytes.size()), 0};
-      m->last = HttpRequestParser::Impl::kValue;
-    }
-    h.bytes.append(at, n);
-    m->value.len += static_cast<uint32_t>(n);
-    return 0;
-  }
+  static int HeaderField(llhttp_t* p, const char* at, size_t n) { return Piece(p, at, n, HttpRequestParser::Impl::kField, &HttpRequestParser::Impl::field); }
+  static int HeaderValue(llhttp_t* p, const char* at, size_t n) { return Piece(p, at, n, HttpRequestParser::Impl::kValue, &HttpRequestParser::Impl::value); }
 
   static int HeaderValueComplete(llhttp_t* p) {
     auto* m = ImplOf(p);

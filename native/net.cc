@@ -209,12 +209,6 @@ Napi::Value NetStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// netLive(ringId) -> connections and servers that still hold kernel ops or fds
-Napi::Value NetLive(const Napi::CallbackInfo& info) {
-  Box* b = OwnRing(info, "netLive");
-  return Napi::Number::New(info.Env(), b->net ? b->net->live() : 0);
-}
-
 }  // namespace
 
 void InitNet(Napi::Env env, Napi::Object exports) {
@@ -224,7 +218,6 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netStop", Napi::Function::New(env, NetStop, "netStop"));
   exports.Set("netPeer", Napi::Function::New(env, NetPeer, "netPeer"));
   exports.Set("netStats", Napi::Function::New(env, NetStats, "netStats"));
-  exports.Set("netLive", Napi::Function::New(env, NetLive, "netLive"));
 }
 
 }  // namespace gatio

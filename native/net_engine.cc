@@ -685,15 +685,6 @@ void NetEngine::Shutdown() {
   closing_ = true;
 }
 
-unsigned NetEngine::live() const {
-  unsigned n = 0;
-  for (auto& c : conns_)
-    if (c && c->id) n++;
-  for (auto& s : servers_)
-    if (s && s->used) n++;
-  return n;
-}
-
 // ---- commands from JS ----------------------------------------------------------
 
 NetEngine::Conn* NetEngine::Find(uint32_t id) {

@@ -48,7 +48,6 @@ enum NetEventType : uint8_t {
   kEvDrain = 4,    // conn: the send queue emptied after write() had returned false
   kEvClose = 5,    // conn is gone; aux: 0, or the negated errno that closed it
   kEvMessage = 6,  // UDP: bid, len payload bytes at offset aux of the buffer
-  kEvServerError = 7,  // server: aux = negated errno of an accept/recvmsg failure (counted, retried)
 };
 
 struct NetEvent {
@@ -178,8 +177,6 @@ class NetEngine final : public CqeSink {
   static constexpr unsigned kStatFields = 24;
   void WriteStats(double* out, unsigned servers) const;
   unsigned servers() const { return static_cast<unsigned>(servers_.size()); }
-  // Connections whose ops are still in flight, and servers not yet gone.
-  unsigned live() const;
 
  private:
   struct Conn;

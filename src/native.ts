@@ -246,7 +246,6 @@ export interface NativeAddon {
   netStop(ringId: number, server: number, closeConnections: boolean): void;
   netPeer(ringId: number, conn: number): RawPeer | null;
   netStats(ringId: number, server: number): RawNetStats | null;
-  netLive(ringId: number): number;
   // http.cc: the HTTP/1.1 request parser over one connection's chunks (tests, tools)
   httpParse(chunks: Uint8Array[], limits?: Partial<HttpParseLimits>): RawHttpEvent[];
   // io_driver.cc (start and stop from the same thread)

@@ -8,7 +8,7 @@
 //               commands travel as messages
 import type { Arena } from '../tpc/arena.js';
 import type { RawPeer } from '../native.js';
-import { NetEv, RECVMSG_NAME_AT, SENDTO_HEADER, SLOT_MASK } from '../drivers/protocol/net.js';
+import { NetEv, RECVMSG_NAME_AT, SENDTO_HEADER } from '../drivers/protocol/net.js';
 import { OP_NET_CLOSE, OP_NET_END, OP_NET_PAUSE, OP_NET_RESUME } from '../drivers/protocol/ring.js';
 import type { Handler, TcpHandlers, UdpHandlers } from './handlers.js';
 import { TcpConnection, type ConnectionOps } from './tcp.js';
@@ -254,11 +254,6 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     this.queuedOne();
   }
 
-  /** Connections still open (this thread's view). */
-  get openConnections(): number {
-    return this.conns.size;
-  }
-
   /** No connection has bytes waiting to be sent. */
   quiet(): boolean {
     for (const c of this.conns.values()) if (this.queued(c) > 0) return false;
@@ -271,10 +266,6 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     c.staged += n;
   }
 
-  /** Slot of a connection id in the engine's per-slot arrays. */
-  protected static slot(conn: number): number {
-    return conn & SLOT_MASK;
-  }
 }
 
 /** (a call, so that TypeScript does not narrow the state across handler calls that change it) */

@@ -154,11 +154,6 @@ export class NetReactor extends PortSide {
     for (const c of this.conns.values()) if (c.state === 'open') this.end(c);
   }
 
-  /** Servers and connections whose kernel ops or fds are not gone yet (the engine's view). */
-  get live(): number {
-    return native().netLive(this.#ring.id);
-  }
-
   stats(): PortServerStats[] {
     const out = [];
     for (const s of this.servers.values()) {

@@ -370,6 +370,19 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     }
   };
 
+  /** A control request answered with what `fn` returns, or with what it throws. */
+  private answer(from: number, callId: number, fn: () => unknown): void {
+    let ok = true;
+    let value: unknown;
+    try {
+      value = fn();
+    } catch (err) {
+      ok = false;
+      value = err;
+    }
+    this.mailbox.sendResult(from, callId, ok, value);
+  }
+
   private onControl(op: number, callId: number, from: number, body: unknown): void {
     switch (op) {
       case ControlOp.Drain:
@@ -377,37 +390,24 @@ export class JsDriver implements ThreadRuntime, DriverSide {
         this.net?.drain(); // stop accepting; end every connection once what it queued is sent
         this.remote?.drain();
         return;
-      case ControlOp.NetAttach: {
-        try {
+      case ControlOp.NetAttach:
+        return this.answer(from, callId, () => {
           this.remote ??= new RemoteNet(this.mailbox, this.mailbox.arenas[this.tpc]!, this.onPortHandlerError, this.poke);
-          this.mailbox.sendResult(from, callId, true, this.remote.attach(body as RemoteAttach));
-        } catch (err) {
-          this.mailbox.sendResult(from, callId, false, err);
-        }
-        return;
-      }
-      case ControlOp.Listen: {
-        try {
+          return this.remote.attach(body as RemoteAttach);
+        });
+      case ControlOp.Listen:
+        return this.answer(from, callId, () => {
           this.net ??= new NetReactor(this.ring, this.mailbox.arenas[this.tpc]!, this.onPortHandlerError, this.poke);
-          this.mailbox.sendResult(from, callId, true, this.net.listen(body as ListenRequest));
-        } catch (err) {
-          this.mailbox.sendResult(from, callId, false, err);
-        }
-        return;
-      }
+          return this.net.listen(body as ListenRequest);
+        });
       case ControlOp.NetStart:
-      case ControlOp.NetStop: {
-        try {
+      case ControlOp.NetStop:
+        return this.answer(from, callId, () => {
           const [server, closeConnections] = body as [number, boolean?];
           if (!this.net) throw new Error(`driver ${this.name} has no port servers`);
           if (op === ControlOp.NetStart) this.net.start(server);
           else this.net.stop(server, closeConnections === true);
-          this.mailbox.sendResult(from, callId, true, undefined);
-        } catch (err) {
-          this.mailbox.sendResult(from, callId, false, err);
-        }
-        return;
-      }
+        });
       case ControlOp.Exit: {
         // The shutdown deadline passed: abort what still runs (the main
         // thread rejects the callers' promises) and stop at the end of this turn.
