@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
+#include <strings.h>
 
 namespace gatio {
 
@@ -15,6 +17,7 @@ struct HttpRequestParser::Impl {
   HttpRequestParser* self = nullptr;
   std::vector<HttpEvent>* out = nullptr;
   std::vector<HttpHead> done;  // heads completed by this Feed (pipelining): kHead events index them
+  size_t nDone = 0;            // how many of `done` this Feed filled
 
   // The head being read.
   bool inHead = true;
@@ -70,7 +73,13 @@ struct HttpCallbacks {
   static int MessageBegin(llhttp_t* p) {
     auto* m = ImplOf(p);
     HttpHead& h = m->self->head_;
-    h = HttpHead{};
+    // Cleared, not replaced: the strings and vectors keep their capacity (no allocation per request).
+    h.bytes.clear();
+    h.method.clear();
+    h.url = {};
+    h.headers.clear();
+    h.keepAlive = h.chunked = h.expectContinue = h.upgrade = false;
+    h.contentLength = -1;
     m->inHead = true;
     m->headBytes = 0;
     m->last = HttpRequestParser::Impl::kNone;
@@ -133,11 +142,12 @@ struct HttpCallbacks {
     }
     if (h.headers.size() >= m->self->limits_.maxHeaders) return Fail(m, 431, "GATIO_HTTP_TOO_MANY_HEADERS", "more than " + std::to_string(m->self->limits_.maxHeaders) + " headers");
     h.headers.emplace_back(m->field, m->value);
-    const std::string name = Lower(h.bytes.substr(m->field.off, m->field.len));
-    const std::string val = h.bytes.substr(m->value.off, m->value.len);
-    if (name == "content-length") m->contentLengths.push_back(Trim(val));
-    else if (name == "transfer-encoding") m->transferEncoding += (m->transferEncoding.empty() ? "" : ",") + val;
-    else if (name == "expect" && Lower(Trim(val)) == "100-continue") h.expectContinue = true;
+    // The three names the guards need, compared in place (no copy per header).
+    const char* name = h.bytes.data() + m->field.off;
+    auto is = [&](const char* want, uint32_t n) { return m->field.len == n && strncasecmp(name, want, n) == 0; };
+    if (is("content-length", 14)) m->contentLengths.push_back(Trim(h.bytes.substr(m->value.off, m->value.len)));
+    else if (is("transfer-encoding", 17)) m->transferEncoding += (m->transferEncoding.empty() ? "" : ",") + h.bytes.substr(m->value.off, m->value.len);
+    else if (is("expect", 6) && Lower(Trim(h.bytes.substr(m->value.off, m->value.len))) == "100-continue") h.expectContinue = true;
     m->field = {};
     return 0;
   }
@@ -164,7 +174,9 @@ struct HttpCallbacks {
     h.keepAlive = llhttp_should_keep_alive(p) != 0;
     h.upgrade = p->upgrade != 0;
     m->inHead = false;
-    m->done.push_back(h);  // its event is pushed by Feed, once the head's raw bytes passed the scan
+    // Assigned into a kept slot: its strings and vectors keep their capacity.
+    if (m->done.size() <= m->nDone) m->done.emplace_back();
+    m->done[m->nDone++] = h;  // its event is pushed by Feed, once the head's raw bytes passed the scan
     // Stop here: Feed checks the head's raw bytes (bare CR, obs-fold) before any body is parsed.
     m->pause = HttpRequestParser::Impl::kAtHeadEnd;
     return HPE_PAUSED;
@@ -179,6 +191,7 @@ struct HttpCallbacks {
     auto* m = ImplOf(p);
     m->out->push_back({HttpEventType::kEnd, nullptr, 0});
     m->inHead = true;
+    m->headBytes = 0;
     m->prevCR = m->prevLF = false;
     return 0;
   }
@@ -218,7 +231,15 @@ HttpRequestParser::HttpRequestParser(const HttpLimits& limits) : impl_(new Impl)
 
 HttpRequestParser::~HttpRequestParser() { delete impl_; }
 
-const HttpHead& HttpRequestParser::completed(size_t i) const { return impl_->done.at(i); }
+const HttpHead& HttpRequestParser::completed(size_t i) const {
+  if (i >= impl_->nDone) throw std::out_of_range("HttpRequestParser::completed");
+  return impl_->done[i];
+}
+
+int HttpRequestParser::phase() const {
+  if (!impl_->inHead) return 2;
+  return impl_->headBytes > 0 ? 1 : 0;
+}
 
 namespace {
 // llhttp's own refusals, as statuses: an unknown method is 501, a bad version 505, the rest 400.
@@ -255,7 +276,7 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
   if (failed_) return false;
   Impl& m = *impl_;
   m.out = out;
-  if (out->empty()) m.done.clear();
+  if (out->empty()) m.nDone = 0;
   const char* p = reinterpret_cast<const char*>(data);
   const char* const end = p + n;
   // Where the head being read started in this buffer (its start, for one begun earlier), or null between heads.
@@ -285,7 +306,7 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
     } else if (m.pause == Impl::kAtHeadEnd) {
       if (!ScanHead(headFrom ? headFrom : p, stop)) return false;
       headFrom = nullptr;
-      out->push_back({HttpEventType::kHead, nullptr, m.done.size() - 1});
+      out->push_back({HttpEventType::kHead, nullptr, m.nDone - 1});
       // A request without a body completes in another step: run it even with no byte left.
       if (stop == end) {
         llhttp_errno_t rc2 = llhttp_execute(&m.p, end, 0);

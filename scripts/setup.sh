@@ -13,6 +13,9 @@ pkg-config --exists hwloc 2>/dev/null || need+=(libhwloc-dev)
 pkg-config --exists numa 2>/dev/null || need+=(libnuma-dev)
 # llhttp's C sources (the HTTP parser built into the addon): Debian's node-llhttp ships them
 [ -f /usr/share/llhttp/llhttp.c ] && [ -f /usr/share/include/llhttp/llhttp.h ] || need+=(node-llhttp)
+# the HTTP tests' real clients
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)

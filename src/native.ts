@@ -248,6 +248,8 @@ export interface NativeAddon {
   netStats(ringId: number, server: number): RawNetStats | null;
   // http.cc: the HTTP/1.1 request parser over one connection's chunks (tests, tools)
   httpParse(chunks: Uint8Array[], limits?: Partial<HttpParseLimits>): RawHttpEvent[];
+  // http.cc: the HTTP port servers' parsers of one thread (src/net/http/wire.ts)
+  HttpWire: new (arenaId: number, out: ArrayBuffer) => unknown;
   // io_driver.cc (start and stop from the same thread)
   ioDriverStart(opts: {
     arenaIds: number[];

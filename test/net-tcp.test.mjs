@@ -164,6 +164,21 @@ netTest(`[${mode}] backpressure: write() says false past highWater, drain follow
   });
 });
 
+netTest(`[${mode}] a handler that writes more than the staging ring holds in one turn, with no further input, still gets every byte out`, async () => {
+  // Default highWater (1 MiB) equals an exec driver's staging ring: writes
+  // past it wait for room, and nothing else wakes the exec driver (regression:
+  // it parked with sends waiting and the transfer stopped at 1 MiB).
+  await withRuntime([tcp('flood')], async (rt) => {
+    const s = await connect(portOf(rt, 'flood'));
+    const n = 8 * 1024 * 1024;
+    const all = readAll(s);
+    s.write(String(n));
+    const got = await bounded(all, 20_000, 'flood of 8 MiB');
+    assert.ok(got.length > n, `all ${n} bytes arrived (got ${got.length})`);
+    assert.ok(got.subarray(0, n).every((b) => b === 120), 'bytes intact');
+  });
+});
+
 netTest(`[${mode}] pause and resume: data that arrives while paused is held, then delivered in order`, async () => {
   await withRuntime([tcp('pauser')], async (rt) => {
     const s = await connect(portOf(rt, 'pauser'));

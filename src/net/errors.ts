@@ -38,3 +38,6 @@ export function errnoError(errno: number, what: string): Error & { code: string;
   const code = ErrnoName(errno);
   return Object.assign(new Error(`${what}: ${code}`), { code, errno: -errno });
 }
+
+/** Where a handler's failure goes (the main thread's 'error' event). */
+export type HandlerErrorSink = (port: string, handler: string, callback: string, err: unknown) => void;

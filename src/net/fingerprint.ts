@@ -26,9 +26,11 @@ export interface EffectiveConfig {
   highWater: number;
   maxQueued: number;
   steering: 'hash' | 'cpu';
+  /** HTTP ports: the limits and timeouts, as JSON ("" otherwise) */
+  http: string;
 }
 
-const FIELDS: (keyof EffectiveConfig)[] = ['protocol', 'host', 'port', 'handler', 'shape', 'backlog', 'bufCount', 'bufSize', 'maxConnections', 'noDelay', 'reusePort', 'rcvBuf', 'sndBuf', 'highWater', 'maxQueued', 'steering'];
+const FIELDS: (keyof EffectiveConfig)[] = ['protocol', 'host', 'port', 'handler', 'shape', 'backlog', 'bufCount', 'bufSize', 'maxConnections', 'noDelay', 'reusePort', 'rcvBuf', 'sndBuf', 'highWater', 'maxQueued', 'steering', 'http'];
 
 /** sha256 over the fields in a fixed order, first 16 hex digits. */
 export function fingerprint(e: EffectiveConfig): string {
@@ -66,5 +68,6 @@ export function effectiveConfig(
     highWater: o.highWater,
     maxQueued: o.maxQueued,
     steering: o.steering,
+    http: o.http ? JSON.stringify(o.http) : '',
   };
 }

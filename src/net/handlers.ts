@@ -7,6 +7,9 @@
 import { threadSlot } from '../drivers/slot.js';
 import type { TcpConnection } from './tcp.js';
 import type { UdpPeer, UdpSocket } from './udp.js';
+import type { HttpRequest } from './http/request.js';
+import type { HttpResponse } from './http/response.js';
+import type { FetchContext } from './http/fetch.js';
 
 export interface TcpHandlers<Data = unknown> {
   /** a connection was accepted */
@@ -34,17 +37,33 @@ export interface UdpHandlers {
   error?(socket: UdpSocket, error: unknown): void;
 }
 
+/**
+ * An HTTP port server's handler: `request(req, res)`, the fast one, or
+ * `fetch(request, ctx)` with WHATWG Request and Response (`fetch: app.fetch`
+ * runs a Hono app). Exactly one of the two.
+ */
+export interface HttpHandlers {
+  request?(req: HttpRequest, res: HttpResponse): unknown;
+  fetch?(request: Request, ctx: FetchContext): Response | Promise<Response>;
+  /** the handler threw or rejected (the client got a 500, or the connection closed if the response had begun) */
+  error?(err: unknown, req: HttpRequest): void;
+}
+
 const TCP_CALLBACKS = ['open', 'data', 'drain', 'end', 'close', 'error'] as const;
 const UDP_CALLBACKS = ['message', 'error'] as const;
+const HTTP_CALLBACKS = ['request', 'fetch', 'error'] as const;
 
-export type Handler = { protocol: 'tcp'; name: string; handlers: TcpHandlers<any>; shape: string } | { protocol: 'udp'; name: string; handlers: UdpHandlers; shape: string };
+export type Handler =
+  | { protocol: 'tcp'; name: string; handlers: TcpHandlers<any>; shape: string }
+  | { protocol: 'udp'; name: string; handlers: UdpHandlers; shape: string }
+  | { protocol: 'http'; name: string; handlers: HttpHandlers; shape: string };
 
 function handlers(): Map<string, Handler> {
   const slot = threadSlot();
   return (slot.net ??= new Map<string, Handler>()) as Map<string, Handler>;
 }
 
-function define(protocol: 'tcp' | 'udp', fn: string, name: string, h: Record<string, unknown>, known: readonly string[]): void {
+function define(protocol: 'tcp' | 'udp' | 'http', fn: string, name: string, h: Record<string, unknown>, known: readonly string[]): void {
   if (typeof name !== 'string' || name === '') throw new TypeError(`${fn}: the name must be a non-empty string`);
   if (h === null || typeof h !== 'object') throw new TypeError(`${fn}("${name}"): expected an object of callbacks (${known.join(', ')})`);
   for (const [k, v] of Object.entries(h)) {
@@ -52,6 +71,7 @@ function define(protocol: 'tcp' | 'udp', fn: string, name: string, h: Record<str
     if (v !== undefined && typeof v !== 'function') throw new TypeError(`${fn}("${name}"): ${k} must be a function, got ${typeof v}`);
   }
   if (protocol === 'udp' && typeof h.message !== 'function') throw new TypeError(`${fn}("${name}"): a UDP handler needs message(socket, bytes, peer)`);
+  if (protocol === 'http' && (typeof h.request === 'function') === (typeof h.fetch === 'function')) throw new TypeError(`${fn}("${name}"): an HTTP handler has exactly one of request(req, res) and fetch(request, ctx)`);
   const map = handlers();
   const prev = map.get(name);
   if (prev && prev.handlers !== h) throw new Error(`${fn}: a port handler named "${name}" is already defined (each name once across all modules)`);
@@ -68,6 +88,12 @@ export function defineTcpHandler<Data = unknown>(name: string, h: TcpHandlers<Da
 /** Registers the callbacks of a UDP port server. */
 export function defineUdpHandler(name: string, h: UdpHandlers): UdpHandlers {
   define('udp', 'defineUdpHandler', name, h as unknown as Record<string, unknown>, UDP_CALLBACKS);
+  return h;
+}
+
+/** Registers an HTTP port server's handler (a port with `protocol: "http"` and `handler: name`). */
+export function defineHttpHandler(name: string, h: HttpHandlers): HttpHandlers {
+  define('http', 'defineHttpHandler', name, h as unknown as Record<string, unknown>, HTTP_CALLBACKS);
   return h;
 }
 

@@ -14,9 +14,12 @@ import type { Handler, TcpHandlers, UdpHandlers } from './handlers.js';
 import { TcpConnection, type ConnectionOps } from './tcp.js';
 import { UdpPeer, UdpSocket, type DatagramOps } from './udp.js';
 import { errnoError } from './errors.js';
+import type { ListenOptions } from '../tpc/ports.js';
+import { HttpServer } from './http/server.js';
+import { fetchHandler } from './http/fetch.js';
 
-/** Where a handler's failure goes (the main thread's 'error' event). */
-export type HandlerErrorSink = (port: string, handler: string, callback: string, err: unknown) => void;
+import type { HandlerErrorSink } from './errors.js';
+export type { HandlerErrorSink };
 
 export interface ServerEntry {
   /** the io driver that owns its socket, or -1: this thread's ring */
@@ -37,6 +40,8 @@ export interface ServerEntry {
   stopped: boolean;
   /** handler failures, counted here (the engine counts the rest) */
   handlerErrors: number;
+  /** an HTTP port: the server whose TCP handlers `tcp` are */
+  http: HttpServer | undefined;
 }
 
 const utf8 = new TextEncoder();
@@ -81,6 +86,37 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
   /** Bytes the connection has queued in the engine (what write() compares with highWater). */
   protected abstract engineQueued(c: TcpConnection): number;
   abstract peer(c: TcpConnection): RawPeer | null;
+
+  /** A server's entry: the handler's callbacks for its protocol (an HTTP port's are its HttpServer's). */
+  protected entry(src: number, index: number, key: string, port: number, h: Handler, o: Pick<ListenOptions, 'highWater' | 'http'>, buffers: number, bufSize: number, socket: UdpSocket | undefined): ServerEntry {
+    let http: HttpServer | undefined;
+    if (h.protocol === 'http') {
+      const x = h.handlers;
+      http = new HttpServer(key, h.name, { request: x.request ? x.request.bind(x) : fetchHandler(x.fetch!.bind(x), key), error: x.error?.bind(x) }, o.http!, this.arena, o.highWater, this.report);
+    }
+    return {
+      src,
+      index,
+      key,
+      port,
+      handler: h,
+      tcp: h.protocol === 'tcp' ? h.handlers : http?.tcp,
+      udp: h.protocol === 'udp' ? h.handlers : undefined,
+      socket,
+      buffers,
+      bufSize,
+      highWater: o.highWater,
+      stopped: false,
+      handlerErrors: 0,
+      http,
+    };
+  }
+
+  /** Shutdown: end every connection once what it queued is sent (an HTTP port's busy ones after their responses). */
+  protected endAll(src?: number): void {
+    for (const s of this.servers.values()) if (s.http && (src === undefined || s.src === src)) s.http.drain();
+    for (const c of this.conns.values()) if (c.state === 'open' && !this.serverOf(c)?.http && (src === undefined || c.src === src)) this.end(c);
+  }
 
   // ---- events -----------------------------------------------------------------------
 
@@ -256,6 +292,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
 
   /** No connection has bytes waiting to be sent. */
   quiet(): boolean {
+    for (const s of this.servers.values()) if (s.http?.busy()) return false;
     for (const c of this.conns.values()) if (this.queued(c) > 0) return false;
     return true;
   }

@@ -10,7 +10,7 @@
 import { native, type RawListenResult, type RawPeer } from '../native.js';
 import type { PortServerStats } from '../drivers/protocol/messages.js';
 import type { Arena, Block } from '../tpc/arena.js';
-import type { ListenOptions, Protocol } from '../tpc/ports.js';
+import { transportOf, type ListenOptions, type Protocol } from '../tpc/ports.js';
 import { NET_EVENT_BYTES, NET_HEADER_BYTES, SEND_WANT_DRAIN, SLOT_MASK, bufferBlockBytes, netBlockBytes, stagingAt } from '../drivers/protocol/net.js';
 import { OP_NET_RELEASE, OP_NET_SEND, OP_NET_SENDTO, type Ring } from '../drivers/protocol/ring.js';
 import { findHandler, handlerNames, type Handler } from './handlers.js';
@@ -96,7 +96,7 @@ export class NetReactor extends PortSide {
     let r: RawListenResult;
     try {
       r = native().netListen(this.#ring.id, {
-        protocol: req.protocol,
+        protocol: transportOf(req.protocol),
         host: req.host,
         port: req.port,
         backlog: o.backlog,
@@ -116,21 +116,8 @@ export class NetReactor extends PortSide {
       this.arena.free(block);
       throw err;
     }
-    const s: ServerEntry = {
-      src: -1,
-      index: r.server,
-      key: `${req.protocol}:${r.port}`,
-      port: r.port,
-      handler: h,
-      tcp: h.protocol === 'tcp' ? h.handlers : undefined,
-      udp: h.protocol === 'udp' ? h.handlers : undefined,
-      socket: h.protocol === 'udp' ? new UdpSocket(this, r.server, r.port) : undefined,
-      buffers: block.offset + o.bufCount * 16,
-      bufSize: o.bufSize,
-      highWater: o.highWater,
-      stopped: false,
-      handlerErrors: 0,
-    };
+    const key = `${req.protocol}:${r.port}`;
+    const s = this.entry(-1, r.server, key, r.port, h, o, block.offset + o.bufCount * 16, o.bufSize, h.protocol === 'udp' ? new UdpSocket(this, r.server, r.port) : undefined);
     this.servers.set(PortSide.serverKey(-1, r.server), s);
     const effective = effectiveConfig(req, h.shape, r);
     return { server: r.server, effective, fingerprint: fingerprint(effective) };
@@ -145,20 +132,21 @@ export class NetReactor extends PortSide {
     const s = this.servers.get(PortSide.serverKey(-1, server));
     if (!s || s.stopped) return;
     s.stopped = true;
+    s.http?.stop();
     native().netStop(this.#ring.id, server, closeConnections);
   }
 
   /** Shutdown: stop accepting everywhere; end every connection (what it queued is sent first). */
   drain(): void {
     for (const s of this.servers.values()) if (!s.stopped) this.stop(s.index, false);
-    for (const c of this.conns.values()) if (c.state === 'open') this.end(c);
+    this.endAll();
   }
 
   stats(): PortServerStats[] {
     const out = [];
     for (const s of this.servers.values()) {
       const st = native().netStats(this.#ring.id, s.index);
-      if (st) out.push({ port: s.key, ...st, handlerErrors: s.handlerErrors });
+      if (st) out.push({ port: s.key, ...st, handlerErrors: s.handlerErrors + (s.http?.stats.handlerErrors ?? 0), ...(s.http ? { http: { ...s.http.stats } } : {}) });
     }
     return out;
   }

@@ -8,7 +8,8 @@
 // in the ring's header). Same handlers, same API as on a hybrid driver.
 import type { Arena } from '../tpc/arena.js';
 import type { RawPeer } from '../native.js';
-import type { Protocol } from '../tpc/ports.js';
+import type { HttpOptions, Protocol } from '../tpc/ports.js';
+import type { HttpServerStats } from '../drivers/protocol/messages.js';
 import { Kind } from '../drivers/protocol/messages.js';
 import { NetCmdAt, NetEv, NetEventAt, SEND_WANT_DRAIN, SLOT_MASK, STAGING_HEADER } from '../drivers/protocol/net.js';
 import { OP_NET_RELEASE, OP_NET_SEND, OP_NET_SENDTO } from '../drivers/protocol/ring.js';
@@ -33,6 +34,8 @@ export interface RemoteAttach {
   buffers: number;
   bufSize: number;
   highWater: number;
+  /** an HTTP port's limits and timeouts (the exec driver parses: src/net/http/) */
+  http: HttpOptions | null;
   /** the io driver's per-slot send-queue sizes (u32 each) */
   queuedBlock: number;
   slots: number;
@@ -49,8 +52,8 @@ interface IoLink {
   /** bytes ever written to the staging ring (ours) */
   written: number;
   header: DataView;
-  /** sends waiting for room in the staging ring, in order */
-  waiting: Array<{ op: number; target: number; data: Uint8Array; address: Uint8Array | undefined; flags: number }>;
+  /** sends waiting for room in the staging ring, and the commands behind them, in order */
+  waiting: Array<{ op: number; target: number; data: Uint8Array; address: Uint8Array | undefined; flags: number; command?: boolean }>;
 }
 
 export class RemoteNet extends PortSide {
@@ -84,21 +87,7 @@ export class RemoteNet extends PortSide {
       this.#links.set(a.io, link);
     }
     link.queued = new Uint32Array(this.arena.buffer, a.queuedBlock, a.slots);
-    const s: ServerEntry = {
-      src: a.io,
-      index: a.server,
-      key: a.key,
-      port: a.port,
-      handler: h,
-      tcp: h.protocol === 'tcp' ? h.handlers : undefined,
-      udp: h.protocol === 'udp' ? h.handlers : undefined,
-      socket: h.protocol === 'udp' ? new UdpSocket(this, a.server, a.port, a.io) : undefined,
-      buffers: a.buffers,
-      bufSize: a.bufSize,
-      highWater: a.highWater,
-      stopped: false,
-      handlerErrors: 0,
-    };
+    const s = this.entry(a.io, a.server, a.key, a.port, h, { highWater: a.highWater, http: a.http }, a.buffers, a.bufSize, h.protocol === 'udp' ? new UdpSocket(this, a.server, a.port, a.io) : undefined);
     this.servers.set(PortSide.serverKey(a.io, a.server), s);
     return { shape: h.shape };
   }
@@ -128,17 +117,25 @@ export class RemoteNet extends PortSide {
     }
   }
 
-  /** Once per loop turn: sends that waited for room in a staging ring. */
-  turn(): void {
+  /** Once per loop turn: sends that waited for room in a staging ring. True when some still wait. */
+  turn(): boolean {
     this.epoch++;
+    let waiting = false;
     for (const [io, link] of this.#links) {
       while (link.waiting.length > 0) {
         const w = link.waiting[0]!;
+        if (w.command) {
+          link.waiting.shift();
+          this.#command(link, w.op, w.target);
+          continue;
+        }
         if (!this.#fits(link, w.data.length + (w.address?.length ?? 0))) break;
         link.waiting.shift();
         this.#send(io, link, w.op, w.target, w.data, w.address, w.flags);
       }
+      if (link.waiting.length > 0) waiting = true;
     }
+    return waiting;
   }
 
   /** An io driver died: its connections are gone (close handlers get the error), its servers forgotten until it rejoins. */
@@ -157,11 +154,17 @@ export class RemoteNet extends PortSide {
 
   /** Shutdown: end every connection (what it queued is sent first). */
   drain(): void {
-    for (const c of this.conns.values()) if (c.state === 'open') this.end(c);
+    this.endAll();
   }
 
-  stats(): Array<{ port: string; io: number; open: number; handlerErrors: number }> {
-    return [...this.servers.values()].map((s) => ({ port: s.key, io: s.src, open: [...this.conns.values()].filter((c) => c.src === s.src && c.server === s.index).length, handlerErrors: s.handlerErrors }));
+  stats(): Array<{ port: string; io: number; open: number; handlerErrors: number; http?: HttpServerStats }> {
+    return [...this.servers.values()].map((s) => ({
+      port: s.key,
+      io: s.src,
+      open: [...this.conns.values()].filter((c) => c.src === s.src && c.server === s.index).length,
+      handlerErrors: s.handlerErrors + (s.http?.stats.handlerErrors ?? 0),
+      ...(s.http ? { http: { ...s.http.stats } } : {}),
+    }));
   }
 
   // ---- the primitives -------------------------------------------------------------
@@ -169,8 +172,14 @@ export class RemoteNet extends PortSide {
   protected command(c: TcpConnection, op: number): void {
     const link = this.#links.get(c.src);
     if (!link) return;
+    // Behind sends still waiting for staging room: an end must not overtake the bytes written before it.
+    if (link.waiting.length > 0) link.waiting.push({ op, target: c.id, data: EMPTY, address: undefined, flags: 0, command: true });
+    else this.#command(link, op, c.id);
+  }
+
+  #command(link: IoLink, op: number, conn: number): void {
     this.#header(link, op);
-    this.#msgView.setUint32(NetCmdAt.Conn, c.id, true);
+    this.#msgView.setUint32(NetCmdAt.Conn, conn, true);
     this.#mailbox.sendRaw(link.endpoint, this.#msg);
   }
 
@@ -259,6 +268,8 @@ export class RemoteNet extends PortSide {
     m.setUint16(NetCmdAt.FromGen, this.#mailbox.generation & 0xffff, true);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function decodePeer(dv: DataView): RawPeer | null {
   const family = dv.getUint8(NetEventAt.Family);

@@ -11,8 +11,41 @@ import { formatSize, parseSize } from './size.js';
 type DriverKind = 'io' | 'exec' | 'hybrid';
 type Size = number | string;
 
-export type Protocol = 'tcp' | 'udp';
-export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp'];
+export type Protocol = 'tcp' | 'udp' | 'http';
+export const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'http'];
+
+/** The transport under a protocol: an HTTP port is a TCP port (one of them per port number). */
+export function transportOf(p: Protocol): 'tcp' | 'udp' {
+  return p === 'udp' ? 'udp' : 'tcp';
+}
+
+/** An HTTP port's limits and timeouts (docs/http.md); defaults like node:http's. */
+export interface HttpOptions {
+  /** request line + headers; more: 431 (node: 16 KiB) */
+  maxHeaderBytes: number;
+  /** more headers: 431 (node: 2000) */
+  maxHeaders: number;
+  /** a longer request target: 414 */
+  maxUrl: number;
+  /** a larger request body: 413 (node has no limit) */
+  maxBody: number;
+  /** ms from a request's first byte to the end of its head; then 408 (slowloris; node: 60 s) */
+  headersTimeout: number;
+  /** ms from a request's first byte to its response's end; then 408, or close once the response began (node: 300 s) */
+  requestTimeout: number;
+  /** ms an idle keep-alive connection stays open (node: 5 s) */
+  keepAliveTimeout: number;
+}
+
+export const HTTP_DEFAULTS: HttpOptions = {
+  maxHeaderBytes: 16 * 1024,
+  maxHeaders: 2000,
+  maxUrl: 8 * 1024,
+  maxBody: 64 * 1024 * 1024,
+  headersTimeout: 60_000,
+  requestTimeout: 300_000,
+  keepAliveTimeout: 5_000,
+};
 
 /** Options a port's drivers must all get alike (the fingerprint covers each). */
 export interface PortOptions {
@@ -37,12 +70,14 @@ export interface PortOptions {
    * program on the reuseport group), when the port has a driver there.
    */
   steering?: 'hash' | 'cpu';
+  /** protocol "http" only: limits and timeouts (sizes as numbers or "16kb"; times in ms) */
+  http?: Partial<Record<keyof HttpOptions, Size>>;
 }
 
 export interface PortConfig extends PortOptions {
   port: number;
   protocol: Protocol;
-  /** a handler a task module registered (defineTcpHandler / defineUdpHandler) */
+  /** a handler a task module registered (defineTcpHandler / defineUdpHandler / defineHttpHandler) */
   handler: string;
   /** address to bind (default "0.0.0.0"; "::" for IPv6) */
   host?: string;
@@ -64,6 +99,8 @@ export interface ListenOptions {
   highWater: number;
   maxQueued: number;
   steering: 'hash' | 'cpu';
+  /** HTTP ports: their limits and timeouts; null otherwise */
+  http: HttpOptions | null;
 }
 
 export interface ResolvedPort {
@@ -80,7 +117,8 @@ export interface ResolvedPort {
   byTpc: Record<number, ListenOptions>;
 }
 
-export const PORT_KEYS = ['port', 'protocol', 'handler', 'host', 'drivers', 'perTpc', 'backlog', 'buffers', 'maxConnections', 'noDelay', 'recvBuffer', 'sendBuffer', 'highWater', 'maxQueued', 'steering'] as const;
+export const PORT_KEYS = ['port', 'protocol', 'handler', 'host', 'drivers', 'perTpc', 'backlog', 'buffers', 'maxConnections', 'noDelay', 'recvBuffer', 'sendBuffer', 'highWater', 'maxQueued', 'steering', 'http'] as const;
+const HTTP_KEYS = Object.keys(HTTP_DEFAULTS) as (keyof HttpOptions)[];
 const OVERRIDE_KEYS = ['buffers', 'recvBuffer', 'sendBuffer'] as const;
 
 export const PORT_DEFAULTS: ListenOptions = {
@@ -94,6 +132,7 @@ export const PORT_DEFAULTS: ListenOptions = {
   highWater: 1024 * 1024,
   maxQueued: 64 * 1024 * 1024,
   steering: 'hash',
+  http: null,
 };
 
 function size(v: unknown, path: string, min: number, max: number, report: IssueSink): number | undefined {
@@ -151,6 +190,22 @@ function options(o: Record<string, unknown>, path: string, base: ListenOptions, 
   return r;
 }
 
+function httpOptions(raw: unknown, path: string, report: IssueSink): HttpOptions {
+  const r = { ...HTTP_DEFAULTS };
+  if (raw === undefined) return r;
+  if (!isObject(raw)) {
+    report(path, `expected { ${HTTP_KEYS.join(', ')} }`, raw);
+    return r;
+  }
+  unknownKeys(raw, path, HTTP_KEYS, report);
+  r.maxHeaderBytes = size(raw.maxHeaderBytes, `${path}.maxHeaderBytes`, 256, 1024 * 1024, report) ?? r.maxHeaderBytes;
+  r.maxHeaders = whole(raw.maxHeaders, `${path}.maxHeaders`, 1, 65535, report) ?? r.maxHeaders;
+  r.maxUrl = size(raw.maxUrl, `${path}.maxUrl`, 16, 1024 * 1024, report) ?? r.maxUrl;
+  r.maxBody = size(raw.maxBody, `${path}.maxBody`, 0, 2 ** 53 - 1, report) ?? r.maxBody;
+  for (const k of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) r[k] = whole(raw[k], `${path}.${k}`, 1, 2 ** 31 - 1, report) ?? r[k];
+  return r;
+}
+
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 function validHost(h: string): boolean {
   const m = IPV4.exec(h);
@@ -195,11 +250,13 @@ export function resolvePorts(raw: unknown, tpcs: readonly PortTpc[], report: Iss
     const port = whole(p.port, `${path}.port`, 0, 65535, err);
     if (p.port === undefined) err(`${path}.port`, 'missing: the port number (0: the kernel picks one for every driver of the port)', undefined);
     const protocol = p.protocol as Protocol;
-    if (!PROTOCOLS.includes(protocol)) err(`${path}.protocol`, `expected "tcp" or "udp", got ${JSON.stringify(p.protocol)}`, p.protocol);
-    if (typeof p.handler !== 'string' || p.handler === '') err(`${path}.handler`, 'expected the name of a handler a task module defines (defineTcpHandler / defineUdpHandler)', p.handler);
+    if (!PROTOCOLS.includes(protocol)) err(`${path}.protocol`, `expected "tcp", "udp" or "http", got ${JSON.stringify(p.protocol)}`, p.protocol);
+    if (typeof p.handler !== 'string' || p.handler === '') err(`${path}.handler`, 'expected the name of a handler a task module defines (defineTcpHandler / defineUdpHandler / defineHttpHandler)', p.handler);
+    if (p.http !== undefined && protocol !== 'http') err(`${path}.http`, `HTTP options on a ${String(p.protocol)} port (they apply to protocol "http")`, p.http);
     const host = p.host ?? '0.0.0.0';
     if (typeof host !== 'string' || !validHost(host)) err(`${path}.host`, `expected an IPv4 or IPv6 address like "127.0.0.1" or "::", got ${JSON.stringify(p.host)}`, p.host);
     const opts = options(p, path, PORT_DEFAULTS, err);
+    if (protocol === 'http') opts.http = httpOptions(p.http, `${path}.http`, err);
     const byTpc: Record<number, ListenOptions> = {};
     if (p.perTpc !== undefined) {
       if (!isObject(p.perTpc)) err(`${path}.perTpc`, 'expected { "<tpc name>": { buffers, recvBuffer, sendBuffer } }', p.perTpc);
@@ -247,9 +304,10 @@ export function resolvePorts(raw: unknown, tpcs: readonly PortTpc[], report: Iss
     if (chosen.some((x) => x.kind === 'io') && chosen.some((x) => x.kind === 'hybrid')) err(dpath, 'mixes io and hybrid drivers: a port is served one way (hybrid drivers, or io drivers with exec drivers)', d);
     const key = `${protocol}:${port}`;
     if (port !== undefined && port !== 0 && PROTOCOLS.includes(protocol)) {
-      const prev = seen.get(key);
-      if (prev !== undefined) err(path, `${protocol} port ${port} is already declared by ${prev}: one entry per port and protocol`, p.port);
-      else seen.set(key, path);
+      const bound = `${transportOf(protocol)}:${port}`; // an HTTP port takes the TCP port of its number
+      const prev = seen.get(bound);
+      if (prev !== undefined) err(path, `${transportOf(protocol)} port ${port} is already declared by ${prev}: one entry per port and transport (an HTTP port is a TCP port)`, p.port);
+      else seen.set(bound, path);
     }
     if (bad) return;
     out.push({ key, port: port!, protocol, host: host as string, handler: p.handler as string, drivers: chosen.map((x) => x.id), options: opts, byTpc });

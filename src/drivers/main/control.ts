@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatSize } from '../../tpc/size.js';
 import type { Runtime } from './runtime.js';
-import type { PortServerStats as PortStats, TaskQueueStats } from '../protocol/messages.js';
+import type { HttpServerStats, PortServerStats as PortStats, TaskQueueStats } from '../protocol/messages.js';
 
 export type RuntimeStats = Awaited<ReturnType<Runtime['stats']>>;
 
@@ -156,6 +156,15 @@ export function formatStats(s: RuntimeStats): string {
   if (prows.length) {
     out.push('', table(['PORT', 'DRIVER', 'OPEN', 'ACCEPTED', 'REFUSED', 'IN', 'OUT', 'RECVS', 'ENOBUFS', 'RE-ARMS', 'LENT', 'SENDING', 'DGRAMS', 'TRUNCATED', 'HANDLER ERR'], prows));
   }
+  // HTTP ports, per port and the driver that runs the handler (hybrid: ports; exec: remotePorts).
+  const hrows: (string | number)[][] = [];
+  for (const d of s.drivers) {
+    for (const p of [...((d.ports as PortStats[] | null) ?? []), ...((d.remotePorts as Array<{ port: string; http?: HttpServerStats }> | null) ?? [])]) {
+      const h = p.http;
+      if (h) hrows.push([p.port, d.name, h.connections, h.requests, h.status1xx, h.status2xx, h.status3xx, h.status4xx, h.status5xx, h.parseErrors, h.headersTimeouts + h.requestTimeouts + h.idleTimeouts, h.aborted, h.handlerErrors]);
+    }
+  }
+  if (hrows.length) out.push('', table(['HTTP PORT', 'DRIVER', 'CONNS', 'REQUESTS', '1XX', '2XX', '3XX', '4XX', '5XX', 'PARSE ERR', 'TIMEOUTS', 'ABORTED', 'HANDLER ERR'], hrows));
   out.push(
     '',
     table(

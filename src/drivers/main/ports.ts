@@ -6,7 +6,7 @@
 // is closed on every driver that had opened it, and the error names the
 // port, the drivers and the fields that differ.
 import type { PlannedDriver } from '../../tpc/plan.js';
-import type { ResolvedPort } from '../../tpc/ports.js';
+import type { Protocol, ResolvedPort } from '../../tpc/ports.js';
 import { differences, type EffectiveConfig } from '../../net/fingerprint.js';
 import { PortError } from '../../net/errors.js';
 import type { ListenReply, ListenRequest } from '../../net/reactor.js';
@@ -22,7 +22,7 @@ export type Control = (driver: number, op: ControlOp, body: unknown, timeoutMs: 
 /** A port being served, as rt.ports() reports it. */
 export interface OpenPort {
   key: string;
-  protocol: 'tcp' | 'udp';
+  protocol: Protocol;
   host: string;
   /** the port number (the kernel's pick, for a port configured as 0) */
   port: number;
@@ -72,7 +72,7 @@ export async function openPort(spec: ResolvedPort, drivers: PlannedDriver[], con
       return reply;
     } catch (err) {
       const e = err as Error;
-      const missing = /no port handler named|is a (tcp|udp) handler/.test(e.message);
+      const missing = /no port handler named|is a (tcp|udp|http) handler/.test(e.message);
       throw new PortError(`gatio: ${spec.key}: ${label(d)} could not listen on ${spec.host}:${port}: ${e.message}`, missing ? 'GATIO_PORT_HANDLER_MISSING' : 'GATIO_PORT_LISTEN', spec.key, { cause: err });
     }
   };
@@ -248,6 +248,7 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
         buffers: bufBlock + o.bufCount * 16,
         bufSize: o.bufSize,
         highWater: o.highWater,
+        http: o.http,
         queuedBlock: q.offset,
         slots: IO_SLOTS,
         staging: ctx.staging(e, d),
@@ -257,7 +258,7 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
         return ((await ctx.control(e.id, ControlOp.NetAttach, a, TIMEOUT_MS)) as { shape: string }).shape;
       } catch (err) {
         const msg = (err as Error).message;
-        const missing = /no port handler named|is a (tcp|udp) handler/.test(msg);
+        const missing = /no port handler named|is a (tcp|udp|http) handler/.test(msg);
         throw new PortError(`gatio: ${spec.key}: ${label(e)} cannot run the handlers of ${label(d)}: ${msg}`, missing ? 'GATIO_PORT_HANDLER_MISSING' : 'GATIO_PORT_LISTEN', spec.key, { cause: err });
       }
     }),
@@ -364,6 +365,7 @@ export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers
       buffers: open.bufBlocks!.get(ioId)! + o.bufCount * 16,
       bufSize: o.bufSize,
       highWater: o.highWater,
+      http: o.http,
       queuedBlock: ctx.queuedBlock(io).offset,
       slots: IO_SLOTS,
       staging: stagingBlock,

@@ -19,7 +19,7 @@ import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver, type DriverStatsReply, type PortServerStats } from '../protocol/messages.js';
 import { STAGING_BYTES, IO_SLOTS, closePort, execRestarted, leaveGroup, openIoPort, openPort, rejoinIoPort, rejoinPort, type Control, type IoPortContext, type OpenPort, type SetupReply } from './ports.js';
 import { IO_NET_STAT_FIELDS, IO_NET_STAT_NAMES, IO_NET_STAT_SERVERS, NetSetupAt, NetSetupDoneAt, STAGING_HEADER, type SetupOp } from '../protocol/net.js';
-import { resolvePorts, type PortConfig, type ResolvedPort } from '../../tpc/ports.js';
+import { resolvePorts, type PortConfig, type Protocol, type ResolvedPort } from '../../tpc/ports.js';
 import { PortError, PortHandlerError } from '../../net/errors.js';
 import { ConfigError, type ConfigIssue } from '../../tpc/issues.js';
 import { taskName, type Task, type TaskArgs, type TaskFn, type TaskResult } from '../shared/tasks.js';
@@ -281,7 +281,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   }
 
   /** Stops serving a port ("tcp:9000", or its number and protocol): no more accepts, its connections closed. */
-  async close(port: string | { port: number; protocol: 'tcp' | 'udp' }): Promise<void> {
+  async close(port: string | { port: number; protocol: Protocol }): Promise<void> {
     const key = typeof port === 'string' ? port : `${port.protocol}:${port.port}`;
     const open = this.portTable.get(key);
     if (!open) throw new Error(`gatio: ${key} is not being served (serving: ${[...this.portTable.keys()].join(', ') || 'nothing'})`);
@@ -916,7 +916,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
 export interface PortInfo {
   /** "tcp:9000" */
   key: string;
-  protocol: 'tcp' | 'udp';
+  protocol: Protocol;
   host: string;
   port: number;
   handler: string;

@@ -169,7 +169,31 @@ export interface TaskQueueStats {
 }
 
 /** A port server's counters on one driver (native NetServerStats, plus the handler failures JS counted). */
-export type PortServerStats = RawNetStats & { port: string; handlerErrors: number };
+/** An HTTP port server's counters on one driver (src/net/http/server.ts counts them). */
+export interface HttpServerStats {
+  /** request heads received */
+  requests: number;
+  /** responses ended, by status class */
+  status1xx: number;
+  status2xx: number;
+  status3xx: number;
+  status4xx: number;
+  status5xx: number;
+  /** requests refused by the parser or a limit (400, 413, 414, 431, 501, 505) */
+  parseErrors: number;
+  /** a head not complete in headersTimeout (408), a request not answered in requestTimeout (408 or close), an idle connection past keepAliveTimeout (closed) */
+  headersTimeouts: number;
+  requestTimeouts: number;
+  idleTimeouts: number;
+  /** requests whose client went away before the response ended */
+  aborted: number;
+  /** the handler threw or rejected */
+  handlerErrors: number;
+  /** connections open now */
+  connections: number;
+}
+
+export type PortServerStats = RawNetStats & { port: string; handlerErrors: number; http?: HttpServerStats };
 
 /** A JS driver's reply to ControlOp.Stats (thread/driver.ts builds it). */
 export interface DriverStatsReply {
@@ -183,5 +207,5 @@ export interface DriverStatsReply {
   /** port servers on this driver's ring (hybrid) */
   ports: PortServerStats[];
   /** port servers an io driver runs for this exec driver */
-  remotePorts: Array<{ port: string; io: number; open: number; handlerErrors: number }>;
+  remotePorts: Array<{ port: string; io: number; open: number; handlerErrors: number; http?: HttpServerStats }>;
 }

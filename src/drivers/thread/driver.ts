@@ -206,13 +206,14 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     this.pollInbox();
     this.pollRing();
     const ran = this.scheduler.runTurn();
-    this.remote?.turn();
+    const sendsWait = this.remote?.turn() ?? false;
     const backlog = this.mailbox.flush();
     this.publish();
     if (this.forceExit || (this.draining && this.pending === 0 && !this.scheduler.hasWork() && backlog === 0 && this.netQuiet())) return this.finishExit();
     // Continuations released by runTurn() run right after this function
     // returns; the next turn sees what they did.
-    if (ran || this.scheduler.hasWork() || this.ring.pending > 0 || backlog > 0 || this.ring.more) return this.scheduleTurn();
+    // (sends waiting for room in a staging ring: the io driver frees it as it reads our commands, without waking us)
+    if (ran || this.scheduler.hasWork() || this.ring.pending > 0 || backlog > 0 || this.ring.more || sendsWait) return this.scheduleTurn();
     this.scheduler.idle();
     if (this.spin()) return this.scheduleTurn();
     this.park();

@@ -1,0 +1,169 @@
+// HTTP/1.1 GET / -> "hello": gatio (fast handler, fetch handler, Hono)
+// against uWebSockets.js, Bun.serve, node:http, Hono on @hono/node-server
+// and Hono on Bun, interleaved. The server on CPU 0, wrk -t1 on CPU 1
+// (docs/benchmarks.md). Per server and case: req/s, p50/p99 latency (wrk
+// --latency), and the server's CPU time per request (/proc/<pid>/stat of
+// every thread over wrk's run, warm-up excluded). Cases: -c50 (the headline),
+// a sweep over 1, 8, 256 connections, and 16-deep pipelining at -c50
+// (req/s only: wrk's latency is per batch then).
+//
+//   npm run bench:http -- [--runs 3] [--seconds 3] [--only name,name] [--out bench/results/http.json]
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { load1, median, writeResults } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('runs', 3));
+const SECONDS = Number(opt('seconds', 3));
+const WARMUP_S = 1;
+const OUT = opt('out', join(root, 'bench', 'results', 'http.json'));
+const ONLY = opt('only', '');
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const bun = join(root, 'node_modules', '.bin', 'bun');
+
+const node = (script, ...rest) => (port) => [process.execPath, join(here, 'http', script), String(port), ...rest];
+const allServers = {
+  'gatio fast': node('gatio.mjs', String(SERVER_CPU), 'fast'),
+  'gatio fetch': node('gatio.mjs', String(SERVER_CPU), 'fetch'),
+  uWebSockets: node('uws.mjs'),
+  'Bun.serve': (port) => [bun, join(here, 'http', 'bun-serve.mjs'), String(port)],
+  'node:http': node('node-http.mjs'),
+  'gatio hono': node('gatio.mjs', String(SERVER_CPU), 'hono'),
+  'hono node-server': node('node-hono.mjs'),
+  'hono bun': (port) => [bun, join(here, 'http', 'bun-serve.mjs'), String(port), 'hono'],
+};
+const servers = Object.fromEntries(Object.entries(allServers).filter(([k]) => !ONLY || ONLY.split(',').includes(k)));
+const cases = [
+  { name: 'c50', conns: 50 },
+  { name: 'c1', conns: 1 },
+  { name: 'c8', conns: 8 },
+  { name: 'c256', conns: 256 },
+  { name: 'c50 pipelined x16', conns: 50, pipeline: true },
+];
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString());
+/** utime + stime of every thread of pid, in ms */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+let nextPort = 19300;
+async function startServer(name) {
+  const port = nextPort++;
+  const [cmd, ...rest] = servers[name](port);
+  const child = spawn('taskset', ['-c', String(SERVER_CPU), cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  await new Promise((resolve, reject) => {
+    lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  // taskset execs the server: its pid is the child's
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      clearTimeout(t);
+    },
+  };
+}
+
+function wrk(port, conns, seconds, pipeline) {
+  const a = ['-c', String(LOAD_CPU), 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency'];
+  if (pipeline) a.push('-s', join(here, 'http', 'pipeline.lua'));
+  a.push(`http://127.0.0.1:${port}/`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', a, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited with ${code}: ${out}`))));
+  });
+}
+
+const us = (s) => {
+  const m = /([\d.]+)(us|ms|s)/.exec(s);
+  return m ? Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1e6) : NaN;
+};
+
+async function measure(srv, c) {
+  await wrk(srv.port, c.conns, WARMUP_S, c.pipeline); // warm-up (JIT, connections' buffers)
+  const cpu0 = cpuMs(srv.pid);
+  const out = await wrk(srv.port, c.conns, SECONDS, c.pipeline);
+  const cpu = cpuMs(srv.pid) - cpu0;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? '';
+  return {
+    reqPerSec: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50Us: c.pipeline ? null : us(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99Us: c.pipeline ? null : us(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    serverCpuUsPerReq: (cpu * 1000) / requests,
+    requests,
+    non2xx,
+    errors,
+  };
+}
+
+const loadBefore = load1();
+const runs = [];
+for (let run = 0; run < RUNS; run++) {
+  const names = Object.keys(servers);
+  const order = names.slice(run % names.length).concat(names.slice(0, run % names.length));
+  for (const name of order) {
+    const srv = await startServer(name);
+    try {
+      for (const c of cases) {
+        const r = await measure(srv, c);
+        runs.push({ run, server: name, case: c.name, ...r });
+        console.log(`run ${run} ${name.padEnd(17)} ${c.name.padEnd(18)} ${String(Math.round(r.reqPerSec)).padStart(8)} req/s  p50 ${r.p50Us ?? '-'} us  p99 ${r.p99Us ?? '-'} us  ${r.serverCpuUsPerReq.toFixed(2)} us CPU/req${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${r.errors ? `  errors ${r.errors}` : ''}`);
+      }
+    } finally {
+      await srv.stop();
+    }
+  }
+}
+
+const summary = {};
+for (const c of cases) {
+  summary[c.name] = {};
+  for (const name of Object.keys(servers)) {
+    const rs = runs.filter((r) => r.case === c.name && r.server === name);
+    summary[c.name][name] = {
+      reqPerSec: median(rs.map((r) => r.reqPerSec)),
+      p50Us: c.pipeline ? null : median(rs.map((r) => r.p50Us)),
+      p99Us: c.pipeline ? null : median(rs.map((r) => r.p99Us)),
+      serverCpuUsPerReq: median(rs.map((r) => r.serverCpuUsPerReq)),
+    };
+  }
+  const s = summary[c.name];
+  const ratio = (a, b, f) => (s[a] && s[b] ? s[a][f] / s[b][f] : undefined);
+  s.ratios = {
+    'gatio fast / uWebSockets req/s': ratio('gatio fast', 'uWebSockets', 'reqPerSec'),
+    'uWebSockets / gatio fast CPU per req': ratio('uWebSockets', 'gatio fast', 'serverCpuUsPerReq'),
+    'gatio fast / Bun.serve req/s': ratio('gatio fast', 'Bun.serve', 'reqPerSec'),
+    'gatio fast / node:http req/s': ratio('gatio fast', 'node:http', 'reqPerSec'),
+    'gatio fetch / node:http req/s': ratio('gatio fetch', 'node:http', 'reqPerSec'),
+    'gatio hono / hono node-server req/s': ratio('gatio hono', 'hono node-server', 'reqPerSec'),
+    'gatio hono / hono bun req/s': ratio('gatio hono', 'hono bun', 'reqPerSec'),
+  };
+}
+for (const [k, v] of Object.entries(summary)) {
+  console.log(`\n${k} (median of ${RUNS}):`);
+  for (const [n, m] of Object.entries(v)) if (n !== 'ratios') console.log(`  ${n.padEnd(17)} ${String(Math.round(m.reqPerSec)).padStart(8)} req/s  p50 ${m.p50Us ?? '-'} us  p99 ${m.p99Us ?? '-'} us  ${m.serverCpuUsPerReq.toFixed(2)} us server CPU/req`);
+  for (const [r, x] of Object.entries(v.ratios)) if (x !== undefined) console.log(`  ${r}: ${x.toFixed(2)}x`);
+}
+writeResults(OUT, `node bench/http.mjs --runs ${RUNS} --seconds ${SECONDS}${ONLY ? ` --only ${ONLY}` : ''}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, runs });

@@ -1,0 +1,251 @@
+// A request as the fast handler `(req, res)` sees it. Its head is the
+// parser's record (wire.ts), decoded a field at a time when read: a handler
+// that reads the method, the path and one header decodes those three
+// strings and nothing else. The record lives in the thread's record buffer
+// until the next buffer is parsed; a request still unanswered when its
+// handler returns gets its own copy of it (one slice), so an async handler
+// may read its headers later.
+import type { TcpConnection } from '../tcp.js';
+import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE } from './wire.js';
+
+/** What the request's exchange does for it (server.ts implements it). */
+export interface BodySource {
+  /** the handler wants the body: answer `Expect: 100-continue`, hand over what came already */
+  wantBody(req: HttpRequest): void;
+}
+
+type DataCallback = (chunk: Uint8Array, last: boolean) => void;
+
+export class HttpRequest {
+  /** GET, POST, ... */
+  readonly method: string;
+  /** @internal */ rec: Buffer;
+  /** @internal */ at: number;
+  /** @internal */ readonly conn: TcpConnection;
+  /** @internal */ readonly source: BodySource;
+  #url: string | undefined;
+  #q = -2; // index of '?' in the URL; -1: none; -2: not looked for
+  /** @internal the body: pieces received before anyone asked (copies), its listener, and its end */
+  chunks: Uint8Array[] | null = null;
+  /** @internal */ bodyBytes = 0;
+  /** @internal */ ended = false;
+  /** @internal */ onData: DataCallback | null = null;
+  /** @internal */ waiters: Array<{ resolve: (b: Uint8Array) => void; reject: (e: unknown) => void }> | null = null;
+  /** @internal the reason it was aborted (the client went away, a timeout), once it was */
+  abortedBy: Error | null = null;
+  #signal: AbortController | null = null;
+
+  /** @internal */
+  constructor(conn: TcpConnection, source: BodySource, rec: Buffer, at: number, method: string) {
+    this.conn = conn;
+    this.source = source;
+    this.rec = rec;
+    this.at = at;
+    this.method = method;
+  }
+
+  /** The request target as sent: "/path?query". */
+  get url(): string {
+    let u = this.#url;
+    if (u === undefined) {
+      const r = this.rec;
+      const at = this.at + r.readUInt32LE(this.at + 20);
+      this.#url = u = r.latin1Slice(at, at + r.readUInt32LE(this.at + 24));
+    }
+    return u;
+  }
+
+  /** The target's path, without the query. */
+  get path(): string {
+    const u = this.url;
+    const q = this.#query();
+    return q < 0 ? u : u.slice(0, q);
+  }
+
+  /** The query string without its "?" ("" when there is none). */
+  get query(): string {
+    const q = this.#query();
+    return q < 0 ? '' : this.url.slice(q + 1);
+  }
+
+  #query(): number {
+    if (this.#q === -2) this.#q = this.url.indexOf('?');
+    return this.#q;
+  }
+
+  /** "1.1" or "1.0" */
+  get httpVersion(): string {
+    return this.rec[this.at + 17] === 0 ? '1.0' : '1.1';
+  }
+
+  /** @internal */ get keepAlive(): boolean {
+    return (this.rec[this.at + 1]! & FLAG_KEEP_ALIVE) !== 0;
+  }
+
+  /** @internal */ get expectsContinue(): boolean {
+    return (this.rec[this.at + 1]! & FLAG_EXPECT_CONTINUE) !== 0;
+  }
+
+  /** The body comes chunked (Transfer-Encoding: chunked). */
+  get chunked(): boolean {
+    return (this.rec[this.at + 1]! & FLAG_CHUNKED) !== 0;
+  }
+
+  /** Content-Length, when the request has one. */
+  get contentLength(): number | undefined {
+    const n = this.rec.readDoubleLE(this.at + 8);
+    return n < 0 ? undefined : n;
+  }
+
+  /** How many headers the request has. */
+  get headerCount(): number {
+    return this.rec.readUInt16LE(this.at + 2);
+  }
+
+  /**
+   * The value of header `name` (lowercase, as HTTP compares names without
+   * case), or undefined. Repeated headers: their values joined with ", "
+   * (with "; " for cookie).
+   */
+  header(name: string): string | undefined {
+    const r = this.rec;
+    const n = this.headerCount;
+    let found: string | undefined;
+    for (let i = 0, s = this.at + 32; i < n; i++, s += 16) {
+      if (r.readUInt32LE(s + 4) !== name.length) continue;
+      const at = this.at + r.readUInt32LE(s);
+      let j = 0;
+      while (j < name.length && r[at + j] === name.charCodeAt(j)) j++;
+      if (j !== name.length) continue;
+      const v = this.#value(s);
+      found = found === undefined ? v : found + (name === 'cookie' ? '; ' : ', ') + v;
+    }
+    return found;
+  }
+
+  /** Every header as [name (lowercase), value] in the order sent. */
+  headerList(): Array<[string, string]> {
+    const r = this.rec;
+    const out: Array<[string, string]> = [];
+    for (let i = 0, s = this.at + 32, n = this.headerCount; i < n; i++, s += 16) {
+      const at = this.at + r.readUInt32LE(s);
+      out.push([r.latin1Slice(at, at + r.readUInt32LE(s + 4)), this.#value(s)]);
+    }
+    return out;
+  }
+
+  /** The headers as an object, like node:http's `req.headers` (repeated ones joined). */
+  headers(): Record<string, string> {
+    const o: Record<string, string> = {};
+    for (const [k, v] of this.headerList()) o[k] = o[k] === undefined ? v : o[k] + (k === 'cookie' ? '; ' : ', ') + v;
+    return o;
+  }
+
+  #value(s: number): string {
+    const r = this.rec;
+    const at = this.at + r.readUInt32LE(s + 8);
+    return r.latin1Slice(at, at + r.readUInt32LE(s + 12));
+  }
+
+  /** The client's address. */
+  get remoteAddress(): string | undefined {
+    return this.conn.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.conn.remotePort;
+  }
+
+  /** Aborted when the client goes away before the response ended, or the request timed out. */
+  get signal(): AbortSignal {
+    if (!this.#signal) {
+      this.#signal = new AbortController();
+      if (this.abortedBy) this.#signal.abort(this.abortedBy);
+    }
+    return this.#signal.signal;
+  }
+
+  /** @internal */
+  abort(reason: Error): void {
+    if (this.abortedBy) return;
+    this.abortedBy = reason;
+    this.#signal?.abort(reason);
+    const w = this.waiters;
+    this.waiters = null;
+    if (w) for (const x of w) x.reject(reason);
+  }
+
+  // ---- the body --------------------------------------------------------------------
+
+  /**
+   * Streams the body: `cb(chunk, last)` for each piece as it arrives
+   * (`chunk` is valid during the call: copy what you keep), then once with
+   * `last` true. Pieces that came before the call are delivered first.
+   */
+  data(cb: DataCallback): void {
+    if (this.onData || this.waiters) throw new Error('HttpRequest.data: the body is already being read');
+    this.onData = cb;
+    const held = this.chunks;
+    this.chunks = null;
+    if (held) for (const c of held) cb(c, false);
+    if (this.ended) cb(EMPTY, true);
+    this.source.wantBody(this);
+  }
+
+  /** The whole body (after any 100 Continue the client waits for). */
+  body(): Promise<Uint8Array> {
+    if (this.onData) return Promise.reject(new Error('HttpRequest.body: the body is being streamed with data()'));
+    if (this.abortedBy) return Promise.reject(this.abortedBy);
+    if (this.ended) return Promise.resolve(this.#joined());
+    const p = new Promise<Uint8Array>((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
+    this.source.wantBody(this);
+    return p;
+  }
+
+  /** The body as UTF-8 text. */
+  async text(): Promise<string> {
+    return Buffer.from(await this.body()).toString('utf8');
+  }
+
+  /** The body parsed as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  /** @internal a piece arrived (a view valid during this call) */
+  push(view: Uint8Array): void {
+    this.bodyBytes += view.length;
+    if (this.onData) this.onData(view, false);
+    else (this.chunks ??= []).push(view.slice());
+  }
+
+  /** @internal the body is complete */
+  end(): void {
+    this.ended = true;
+    if (this.onData) this.onData(EMPTY, true);
+    const w = this.waiters;
+    this.waiters = null;
+    if (w) {
+      const b = this.#joined();
+      for (const x of w) x.resolve(b);
+    }
+  }
+
+  #joined(): Uint8Array {
+    const c = this.chunks;
+    if (!c) return EMPTY;
+    if (c.length === 1) return c[0]!;
+    const all = Buffer.concat(c);
+    this.chunks = [all];
+    return all;
+  }
+
+  /** @internal the record goes away with the next parse: keep a copy */
+  detach(): void {
+    const size = this.rec.readUInt32LE(this.at + 4);
+    this.rec = Buffer.from(this.rec.subarray(this.at, this.at + size));
+    this.at = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,179 @@
+// A response as the fast handler writes it: status(), header(), write(),
+// end(). The head is one string built once; a response ended in one go
+// (`res.end(body)`) is one write of head and body, and everything a turn
+// writes to a connection leaves in one send (the port layer's cork).
+// Framing is chosen here: Content-Length when the body is known at end(),
+// chunked when write() streams to an HTTP/1.1 client, close-delimited to
+// an HTTP/1.0 one; none for HEAD, 1xx, 204 and 304.
+import { statusLine } from './status.js';
+
+/** Where a response's bytes go, in order with the connection's other responses (server.ts). */
+export interface ResponseSink {
+  /** bytes of this response; false once the connection has more queued than its highWater */
+  out(res: HttpResponse, data: string | Uint8Array): boolean;
+  /** the response is complete (`close`: the connection ends after it) */
+  finish(res: HttpResponse, close: boolean): void;
+  /** resolves when the connection can take more */
+  drained(res: HttpResponse): Promise<void>;
+  /** the Date header's value, refreshed every second */
+  date(): string;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+export class HttpResponse {
+  /** @internal */ readonly sink: ResponseSink;
+  /** @internal the request asked for HEAD: no body goes out */
+  readonly #head: boolean;
+  /** @internal HTTP/1.0 client: no chunked framing */
+  readonly #http10: boolean;
+  /** @internal the connection ends after this response */
+  close: boolean;
+  #status = 200;
+  #headers = '';
+  #hasLength = false;
+  #chunked = false;
+  /** the head went out (status and headers can no longer change) */
+  headersSent = false;
+  /** end() was called */
+  finished = false;
+  /** @internal the connection is gone, or the server answered for the handler (a timeout): writes go nowhere */
+  aborted = false;
+  /** @internal its request (none for a refusal of a bad request) */
+  req: import('./request.js').HttpRequest | null = null;
+  /** @internal the next response on the connection (pipelining: answered in order) */
+  next: HttpResponse | null = null;
+  /** @internal bytes written before the responses ahead of it ended */
+  pending: Array<string | Uint8Array> | null = null;
+  /** @internal when its request began (ms) */
+  start = 0;
+
+  /** @internal */
+  constructor(sink: ResponseSink, head: boolean, http10: boolean, close: boolean) {
+    this.sink = sink;
+    this.#head = head;
+    this.#http10 = http10;
+    this.close = close;
+  }
+
+  /**
+   * @internal The server answers instead of the handler (500 after a throw,
+   * 408 on a timeout): false when the head had already gone out. The
+   * connection ends after it; the handler's later writes go nowhere.
+   */
+  replace(status: number, text: string): boolean {
+    if (this.headersSent || this.aborted) return false;
+    this.#headers = '';
+    this.#hasLength = this.#chunked = false;
+    this.#status = status;
+    this.close ||= status !== 500;
+    this.finished = false;
+    this.end(text);
+    this.aborted = true;
+    return true;
+  }
+
+  /** Sets the status (default 200). */
+  status(code: number): this {
+    if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`HttpResponse.status: expected a status from 100 to 999, got ${String(code)}`);
+    if (this.headersSent) throw new Error('HttpResponse.status: the head was already sent');
+    this.#status = code;
+    return this;
+  }
+
+  get statusCode(): number {
+    return this.#status;
+  }
+
+  /**
+   * Adds a header (call again for a repeated one). Content-Length set here
+   * is trusted (the body must match); Connection: close ends the
+   * connection after this response; Date and framing are added unless set.
+   */
+  header(name: string, value: string | number): this {
+    if (this.headersSent) throw new Error(`HttpResponse.header: the head was already sent (setting ${name})`);
+    if (typeof name !== 'string' || !TOKEN.test(name)) throw new TypeError(`HttpResponse.header: ${JSON.stringify(name)} is not a valid header name`);
+    const v = typeof value === 'number' ? String(value) : value;
+    if (typeof v !== 'string') throw new TypeError(`HttpResponse.header: the value of ${name} must be a string or number`);
+    if (BAD_VALUE.test(v)) throw new TypeError(`HttpResponse.header: the value of ${name} holds CR, LF or NUL (header injection)`);
+    const lower = name.length === 14 || name.length === 10 || name.length === 17 ? name.toLowerCase() : '';
+    if (lower === 'content-length') this.#hasLength = true;
+    else if (lower === 'transfer-encoding') this.#chunked = /chunked/i.test(v);
+    else if (lower === 'connection' && /close/i.test(v)) this.close = true;
+    this.#headers += `${name}: ${v}\r\n`;
+    return this;
+  }
+
+  /** node-style: status and headers at once. */
+  writeHead(status: number, headers?: Record<string, string | number | readonly string[]>): this {
+    this.status(status);
+    if (headers) for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) this.header(k, x as string);
+    return this;
+  }
+
+  /** No body may follow this status or method. */
+  #bodyless(): boolean {
+    const s = this.#status;
+    return this.#head || s < 200 || s === 204 || s === 304;
+  }
+
+  #headString(framing: string): string {
+    let h = statusLine(this.#status) + this.#headers + 'Date: ' + this.sink.date() + '\r\n' + framing;
+    if (this.close) h += 'Connection: close\r\n';
+    else if (this.#http10) h += 'Connection: keep-alive\r\n';
+    return h + '\r\n';
+  }
+
+  /**
+   * Streams a piece of the body (the head goes first, chunked unless a
+   * Content-Length was set). Returns false once the connection has more
+   * queued than its highWater: `await res.drained()` before writing more.
+   */
+  write(chunk: string | Uint8Array): boolean {
+    if (this.aborted) return false;
+    if (this.finished) throw new Error('HttpResponse.write: the response already ended');
+    if (!this.headersSent) {
+      let framing = '';
+      if (!this.#bodyless() && !this.#hasLength && !this.#chunked) {
+        if (this.#http10) this.close = true; // close-delimited: an HTTP/1.0 client has no chunked
+        else (framing = 'Transfer-Encoding: chunked\r\n'), (this.#chunked = true);
+      }
+      this.headersSent = true;
+      this.sink.out(this, this.#headString(framing));
+    }
+    if (this.#bodyless()) return true;
+    const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (n === 0) return true;
+    if (!this.#chunked) return this.sink.out(this, chunk);
+    this.sink.out(this, n.toString(16) + '\r\n');
+    this.sink.out(this, chunk);
+    return this.sink.out(this, '\r\n');
+  }
+
+  /** Resolves when the connection can take more (after write() returned false). */
+  drained(): Promise<void> {
+    return this.sink.drained(this);
+  }
+
+  /** Ends the response, with a last piece of body. Without write() before, the body gets a Content-Length. */
+  end(body?: string | Uint8Array): void {
+    if (this.finished) return;
+    if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw new TypeError('HttpResponse.end: the body must be a string or a Uint8Array');
+    if (this.headersSent && body !== undefined && !this.aborted) this.write(body);
+    this.finished = true;
+    if (this.aborted) return this.sink.finish(this, true);
+    if (!this.headersSent) {
+      this.headersSent = true;
+      const bodyless = this.#bodyless();
+      const n = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      let framing = '';
+      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = `Content-Length: ${n}\r\n`;
+      const head = this.#headString(framing);
+      if (bodyless || n === 0) this.sink.out(this, head);
+      else if (typeof body === 'string') this.sink.out(this, head + body);
+      else this.sink.out(this, head), this.sink.out(this, body!);
+    } else if (!this.#bodyless() && this.#chunked) this.sink.out(this, '0\r\n\r\n');
+    this.sink.finish(this, this.close);
+  }
+}

@@ -1,0 +1,407 @@
+// HTTP/1.1 port servers with real clients (curl, Node's fetch and
+// node:http, wrk) and raw sockets, served both ways: by hybrid drivers and
+// by an io driver whose exec driver parses and runs the handler.
+import { skip, test } from './_harness.mjs';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { start } from '../dist/index.js';
+import { fixtures } from './_support.mjs';
+import { HOST, bounded, connect, netMissing, randomBytes } from './_net-support.mjs';
+import { ask, closesWithin, get, responses } from './_http-support.mjs';
+
+const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
+const missing = await netMissing();
+const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
+
+const run = (cmd, args, timeout = 20_000) =>
+  new Promise((resolve, reject) => execFile(cmd, args, { timeout, maxBuffer: 64 << 20, encoding: 'buffer' }, (err, stdout, stderr) => (err ? reject(Object.assign(err, { stderr: stderr.toString() })) : resolve(stdout))));
+
+for (const mode of ['hybrid', 'io+exec']) {
+  const io = mode === 'io+exec';
+  const httpPort = (handler, extra = {}) => ({ port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : {}), ...extra });
+
+  async function withServer(handler, fn, { port: extra = {}, errors, ...rest } = {}) {
+    const rt = await start({ modules: [HANDLERS], ports: [httpPort(handler, extra)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
+    const seen = [];
+    rt.on('error', (e) => seen.push(e));
+    try {
+      return await fn(rt.ports()[0].port, rt, seen);
+    } finally {
+      await rt.shutdown({ deadline: 3000 });
+      if (!errors) assert.equal(seen.map((e) => e.message), [], 'no handler errors reported');
+    }
+  }
+
+  /** One counter of the port's HTTP stats, summed over the drivers (hybrid: ports; io+exec: the exec drivers' remotePorts). */
+  async function httpStat(rt, field) {
+    const st = await rt.stats();
+    return st.drivers.flatMap((d) => [...(d.ports ?? []), ...(d.remotePorts ?? [])]).reduce((n, p) => n + (p.http?.[field] ?? 0), 0);
+  }
+
+  netTest(`[${mode}] real clients: curl, fetch and node:http get 200 hello with Content-Length and a Date`, async () => {
+    await withServer('site', async (port) => {
+      const out = (await run('curl', ['-s', '-i', `http://${HOST}:${port}/`])).toString('latin1');
+      assert.match(out, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(out, /\r\nContent-Length: 5\r\n/);
+      assert.match(out, /\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
+      assert.ok(out.endsWith('\r\n\r\nhello'), out);
+      const r = await fetch(`http://${HOST}:${port}/`);
+      assert.is(r.status, 200);
+      assert.is(await r.text(), 'hello');
+      assert.ok(Math.abs(Date.parse(r.headers.get('date')) - Date.now()) < 5000, 'the Date is now');
+      const body = await new Promise((resolve, reject) =>
+        http.get({ host: HOST, port, path: '/' }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(`${res.statusCode} ${b}`));
+        }).on('error', reject),
+      );
+      assert.is(body, '200 hello');
+      const nf = await fetch(`http://${HOST}:${port}/nothing/here`);
+      assert.is(nf.status, 404);
+      assert.is(await nf.text(), 'not found');
+    });
+  });
+
+  netTest(`[${mode}] keep-alive: one connection serves request after request; node:http's agent reuses it`, async () => {
+    await withServer('probe', async (port) => {
+      const s = await connect(port);
+      const rs = responses(s);
+      for (let i = 0; i < 20; i++) {
+        s.write(get(`/delay/0/r${i}`));
+        const r = await bounded(rs.next(), 5000, `response ${i}`);
+        assert.is(r.text, `r${i}`);
+        assert.is(r.headers.connection, undefined, 'HTTP/1.1: keep-alive is the default, no header needed');
+      }
+      s.destroy();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const ports = new Set();
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve, reject) =>
+          http.get({ host: HOST, port, path: '/driver', agent }, (res) => {
+            ports.add(res.socket.localPort);
+            res.resume();
+            res.on('end', resolve);
+          }).on('error', reject),
+        );
+      }
+      agent.destroy();
+      assert.is(ports.size, 1, 'five requests over one socket');
+    });
+  });
+
+  netTest(`[${mode}] pipelining: responses come in request order although the async handlers finish out of order`, async () => {
+    await withServer('probe', async (port) => {
+      const reqs = [get('/delay/60/a'), get('/delay/0/b'), get('/delay/30/c'), 'HEAD /headers HTTP/1.1\r\nHost: t\r\n\r\n', get('/delay/10/e'), get('/status?code=204'), get('/delay/1/g')];
+      const { responses: rs, socket } = await bounded(ask(port, reqs.join(''), reqs.length, { head: [3] }), 5000, 'pipelined');
+      assert.equal(
+        rs.map((r) => r.status),
+        [200, 200, 200, 200, 200, 204, 200],
+      );
+      assert.equal([rs[0].text, rs[1].text, rs[2].text, rs[4].text, rs[6].text], ['a', 'b', 'c', 'e', 'g']);
+      assert.ok(Number(rs[3].headers['content-length']) > 0, 'HEAD: the GET\'s Content-Length');
+      assert.is(rs[3].body.length, 0, 'HEAD: no body');
+      assert.is(rs[5].headers['content-length'], undefined, '204: no Content-Length');
+      socket.destroy();
+    });
+  });
+
+  netTest(`[${mode}] HTTP/1.0 closes unless keep-alive is asked for; Connection: close closes after the response`, async () => {
+    await withServer('site', async (port) => {
+      let x = await ask(port, 'GET / HTTP/1.0\r\n\r\n');
+      assert.is(x.responses[0].text, 'hello');
+      assert.is(x.responses[0].headers.connection, 'close');
+      assert.ok(await closesWithin(x.socket, 2000), 'HTTP/1.0 without keep-alive: closed');
+      x = await ask(port, 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+      assert.is(x.responses[0].headers.connection, 'keep-alive');
+      assert.not.ok(await closesWithin(x.socket, 300), 'HTTP/1.0 with keep-alive: stays open');
+      x.socket.write('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+      assert.is((await x.reader.next()).text, 'hello', 'and serves another request');
+      x.socket.destroy();
+      // A request after Connection: close in the same write is not served.
+      x = await ask(port, get('/', 'Connection: close\r\n') + get('/'), 2);
+      assert.is(x.responses.length, 1);
+      assert.is(x.responses[0].headers.connection, 'close');
+      assert.ok(await closesWithin(x.socket, 2000));
+    });
+  });
+
+  netTest(`[${mode}] bodies: chunked and Content-Length uploads, streamed responses, Expect: 100-continue`, async () => {
+    await withServer('probe', async (port) => {
+      // chunked upload, streamed back chunked as it arrives
+      let x = await ask(port, 'POST /stream-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\n\r\n');
+      assert.is(x.responses[0].headers['transfer-encoding'], 'chunked');
+      assert.is(x.responses[0].text, 'hello, world');
+      x.socket.destroy();
+      // a streamed response: three writes, chunked
+      x = await ask(port, get('/stream'));
+      assert.is(x.responses[0].text, 'part0;part1;part2;');
+      x.socket.destroy();
+      // Expect: 100-continue: the client waits for the interim response before sending the body
+      const s = await connect(port);
+      const rs = responses(s);
+      s.write('POST /length HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n');
+      const cont = await bounded(rs.next(), 3000, '100 Continue');
+      assert.is(cont.status, 100);
+      s.write('hello world');
+      const done = await bounded(rs.next(), 3000, 'the final response');
+      assert.is(done.status, 200);
+      assert.is(done.text, '11');
+      s.destroy();
+      // 304 without a body
+      x = await ask(port, get('/status?code=304') + get('/delay/0/after'), 2);
+      assert.is(x.responses[0].status, 304);
+      assert.is(x.responses[0].body.length, 0);
+      assert.is(x.responses[1].text, 'after', 'the next response follows right after the bodiless one');
+      x.socket.destroy();
+    });
+  });
+
+  netTest(`[${mode}] a 32 MiB response and an 8 MiB upload, byte for byte`, async () => {
+    await withServer('site', async (port) => {
+      const big = await bounded(fetch(`http://${HOST}:${port}/size/${32 << 20}`).then((r) => r.arrayBuffer()), 30_000, '32 MiB download');
+      assert.is(big.byteLength, 32 << 20);
+      assert.ok(new Uint8Array(big).every((b) => b === 120), 'every byte is x');
+      const up = randomBytes(8 << 20, 5);
+      const back = await bounded(fetch(`http://${HOST}:${port}/echo`, { method: 'POST', body: up }).then((r) => r.arrayBuffer()), 30_000, '8 MiB upload');
+      assert.is(createHash('sha256').update(new Uint8Array(back)).digest('hex'), createHash('sha256').update(up).digest('hex'), 'the echo is the upload');
+      const file = join(tmpdir(), `gatio-upload-${process.pid}`);
+      writeFileSync(file, up.subarray(0, 1 << 20));
+      try {
+        const viaCurl = await run('curl', ['-s', '-X', 'PUT', '--data-binary', `@${file}`, `http://${HOST}:${port}/echo`]);
+        assert.ok(Buffer.compare(viaCurl, up.subarray(0, 1 << 20)) === 0, 'curl PUT: the echo is the upload');
+      } finally {
+        rmSync(file, { force: true });
+      }
+    });
+  });
+
+  netTest(`[${mode}] limits: header bytes and count -> 431, URL -> 414, body -> 413, each closing the connection`, async () => {
+    await withServer(
+      'probe',
+      async (port) => {
+        const cases = [
+          [get('/headers', `x-big: ${'a'.repeat(3000)}\r\n`), 431],
+          [get('/headers', Array.from({ length: 30 }, (_, i) => `x-h${i}: ${i}\r\n`).join('')), 431],
+          [get(`/${'u'.repeat(600)}`), 414],
+          ['POST /length HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n', 413],
+        ];
+        for (const [req, status] of cases) {
+          const x = await bounded(ask(port, req), 3000, `status ${status}`);
+          assert.is(x.responses[0]?.status, status, req.slice(0, 60));
+          assert.is(x.responses[0].headers.connection, 'close');
+          assert.ok(await closesWithin(x.socket, 3000), `closed after ${status}`);
+        }
+        // a chunked body past maxBody
+        const s = await connect(port);
+        const rs = responses(s);
+        s.write('POST /length HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n');
+        for (let i = 0; i < 5; i++) s.write(`400\r\n${'z'.repeat(1024)}\r\n`);
+        const r = await bounded(rs.next(), 3000, '413 for chunked');
+        assert.is(r.status, 413);
+        assert.ok(await closesWithin(s, 3000));
+        // within the limits all is well
+        const ok = await ask(port, get('/headers', Array.from({ length: 10 }, (_, i) => `x-h${i}: ${i}\r\n`).join('')));
+        assert.is(ok.responses[0].status, 200);
+        ok.socket.destroy();
+      },
+      { port: { http: { maxHeaderBytes: 2048, maxHeaders: 20, maxUrl: 512, maxBody: 4096 } } },
+    );
+  });
+
+  netTest(`[${mode}] bad requests and smuggling attempts -> 400/501/505 and close; later requests are never served`, async () => {
+    await withServer('site', async (port, rt) => {
+      const cases = [
+        ['garbage\r\n\r\n', 501],
+        ['GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n', 400],
+        ['GET /a b HTTP/1.1\r\nHost: t\r\n\r\n', 400],
+        ['POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+        ['POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd', 400],
+        ['POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n  folded\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\n: empty\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\nHost : t\r\n\r\n', 400],
+        ['BREW / HTTP/1.1\r\nHost: t\r\n\r\n', 501],
+        ['GET / HTTP/2.0\r\nHost: t\r\n\r\n', 505],
+      ];
+      for (const [req, status] of cases) {
+        const x = await bounded(ask(port, req + get('/'), 2), 3000, JSON.stringify(req));
+        assert.is(x.responses[0]?.status, status, JSON.stringify(req));
+        assert.is(x.responses.length, 1, `nothing after the refusal is served (${JSON.stringify(req)})`);
+        assert.ok(await closesWithin(x.socket, 3000));
+      }
+      assert.is(await httpStat(rt, 'parseErrors'), cases.length);
+      // still serving
+      assert.is(await (await fetch(`http://${HOST}:${port}/`)).text(), 'hello');
+    });
+  });
+
+  netTest(`[${mode}] a handler that throws or rejects -> 500, reported with the route; the connection and the driver go on`, async () => {
+    await withServer(
+      'probe',
+      async (port, rt, seen) => {
+        const x = await ask(port, get('/throw') + get('/reject') + get('/delay/0/alive'), 3);
+        assert.equal(
+          x.responses.map((r) => r.status),
+          [500, 500, 200],
+        );
+        assert.is(x.responses[2].text, 'alive', 'the same connection serves the next request');
+        x.socket.destroy();
+        // the head went out already: the connection closes (a client sees a cut response)
+        const y = await connect(port);
+        y.resume(); // (a paused socket never sees its end)
+        y.write(get('/throw-after-write'));
+        assert.ok(await closesWithin(y, 3000), 'closed after a failure mid-response');
+        await new Promise((r) => setTimeout(r, 100));
+        assert.is(seen.length, 3);
+        assert.match(seen[0].message, /request GET \/throw/);
+        assert.match(seen[1].message, /request GET \/reject/);
+        assert.ok(seen.every((e) => e.code === 'GATIO_PORT_HANDLER'), seen.map((e) => e.code).join());
+        assert.is(await httpStat(rt, 'handlerErrors'), 3);
+        assert.is(await (await fetch(`http://${HOST}:${port}/driver`)).status, 200);
+      },
+      { errors: true },
+    );
+  });
+
+  netTest(`[${mode}] a client that goes away aborts the handler's signal; headers read after an await are the request's own`, async () => {
+    await withServer('probe', async (port, rt) => {
+      const s = await connect(port);
+      s.write(get('/hang'));
+      await new Promise((r) => setTimeout(r, 100));
+      s.destroy();
+      let seen = [];
+      for (let i = 0; i < 50 && seen.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        seen = await (await fetch(`http://${HOST}:${port}/aborted`)).json();
+      }
+      assert.equal(seen, [{ path: '/hang', code: 'GATIO_HTTP_CLIENT_GONE' }]);
+      assert.ok((await httpStat(rt, 'aborted')) >= 1);
+      // 20 concurrent requests, each reading its own header after a sleep while the others are parsed
+      const got = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`http://${HOST}:${port}/late-headers?i=${i}`, { headers: { 'x-token': `t${i}` } }).then((r) => r.json())));
+      got.forEach((g, i) => assert.equal(g, { token: `t${i}`, url: `/late-headers?i=${i}` }));
+    }, { port: io ? {} : { drivers: [0] } }); // one driver: /aborted reads the list of the driver that ran /hang
+  });
+
+  netTest(`[${mode}] timeouts: a slow head -> 408 (slowloris), an unanswered request -> 408, an idle keep-alive connection is closed`, async () => {
+    await withServer(
+      'probe',
+      async (port, rt) => {
+        // slowloris: a byte every 100 ms never completes the head within 400 ms
+        const s = await connect(port);
+        const rs = responses(s);
+        let stop = false;
+        (async () => {
+          for (const ch of 'GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa') {
+            if (stop || s.destroyed) return;
+            s.write(ch);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        })();
+        const r = await bounded(rs.next(), 3000, 'slowloris 408');
+        stop = true;
+        assert.is(r.status, 408);
+        assert.ok(await closesWithin(s, 4000), 'then closed');
+        // unanswered within requestTimeout
+        const x = await bounded(ask(port, get('/hang')), 4000, 'request timeout');
+        assert.is(x.responses[0].status, 408);
+        assert.ok(await closesWithin(x.socket, 4000));
+        // idle keep-alive
+        const y = await ask(port, get('/delay/0/once'));
+        assert.is(y.responses[0].text, 'once');
+        const t0 = Date.now();
+        assert.ok(await closesWithin(y.socket, 3000), 'the idle connection closed');
+        assert.ok(Date.now() - t0 >= 200, 'not before keepAliveTimeout');
+        assert.is(await httpStat(rt, 'headersTimeouts'), 1);
+        assert.is(await httpStat(rt, 'requestTimeouts'), 1);
+        assert.ok((await httpStat(rt, 'idleTimeouts')) >= 1);
+      },
+      { port: { http: { headersTimeout: 400, requestTimeout: 600, keepAliveTimeout: 300 } } },
+    );
+  });
+
+  netTest(`[${mode}] response headers: CR/LF in a value is refused (no header injection); a task spawned from a handler answers`, async () => {
+    await withServer('probe', async (port) => {
+      const r = await fetch(`http://${HOST}:${port}/bad-header`);
+      assert.is(r.status, 500);
+      assert.match(await r.text(), /CR, LF or NUL/);
+      assert.is(r.headers.get('set-cookie'), null);
+      const j = await (await fetch(`http://${HOST}:${port}/spawn?n=12`)).json();
+      assert.is(j.square, 144);
+      const h = await (await fetch(`http://${HOST}:${port}/headers?a=1&b=2`, { headers: { 'X-Mixed-Case': 'v1', cookie: 'a=1' } })).json();
+      assert.is(h.method, 'GET');
+      assert.is(h.path, '/headers');
+      assert.is(h.query, 'a=1&b=2');
+      assert.is(h.version, '1.1');
+      assert.is(h.headers['x-mixed-case'], 'v1', 'names lowercased');
+      assert.is(h.host, `${HOST}:${port}`);
+    });
+  });
+
+  netTest(`[${mode}] a Hono app as fetch: routing with params, JSON bodies, middleware, streaming, raw bodies, redirects, errors`, async () => {
+    await withServer(
+      'hono',
+      async (port) => {
+        const base = `http://${HOST}:${port}`;
+        let r = await fetch(`${base}/`);
+        assert.is(await r.text(), 'hello from hono');
+        assert.is(r.headers.get('x-middleware'), 'ran');
+        assert.match(r.headers.get('content-type'), /^text\/plain/);
+        r = await fetch(`${base}/users/42?q=x`);
+        assert.equal(await r.json(), { id: '42', q: 'x' });
+        r = await fetch(`${base}/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 2] }) });
+        assert.is(r.status, 201);
+        assert.equal(await r.json(), { got: { a: [1, 2] }, type: 'application/json' });
+        r = await fetch(`${base}/stream`);
+        assert.is(await r.text(), 'chunk0\nchunk1\nchunk2\nchunk3\nchunk4\n');
+        r = await fetch(`${base}/raw`);
+        assert.equal([...new Uint8Array(await r.arrayBuffer())], [1, 2, 3]);
+        assert.is(r.headers.get('x-raw'), 'yes');
+        r = await fetch(`${base}/redirect`, { redirect: 'manual' });
+        assert.is(r.status, 302);
+        assert.is(r.headers.get('location'), '/users/9');
+        r = await fetch(`${base}/error`);
+        assert.is(r.status, 500);
+        r = await fetch(`${base}/nope`);
+        assert.is(r.status, 404);
+        assert.is(await r.text(), 'no such route');
+      },
+      { errors: true },
+    );
+  });
+
+  netTest(`[${mode}] wrk: a short run, every response 200`, async () => {
+    await withServer('site', async (port, rt) => {
+      const out = (await run('wrk', ['-t1', '-c16', '-d1s', `http://${HOST}:${port}/`], 30_000)).toString();
+      const n = Number(/(\d+) requests in/.exec(out)?.[1]);
+      assert.ok(n > 100, out);
+      assert.not.match(out, /Non-2xx|Socket errors/, out);
+      assert.ok((await httpStat(rt, 'status2xx')) >= n, 'every request counted');
+    });
+  });
+
+  netTest(`[${mode}] shutdown: a request in flight is answered, idle connections are closed`, async () => {
+    const rt = await start({ modules: [HANDLERS], ports: [httpPort('site')], ...(io ? { drivers: { io: 1, exec: 1 } } : {}) });
+    const port = rt.ports()[0].port;
+    const idle = await ask(port, get('/'));
+    assert.is(idle.responses[0].text, 'hello');
+    const busy = await connect(port);
+    const rs = responses(busy);
+    busy.write(get('/slow/300'));
+    await new Promise((r) => setTimeout(r, 50));
+    const down = rt.shutdown({ deadline: 5000 });
+    const r = await bounded(rs.next(), 5000, 'the in-flight response');
+    assert.is(r.text, 'done');
+    assert.is(r.headers.connection, 'close', 'it says the connection closes');
+    assert.ok(await closesWithin(idle.socket, 3000), 'the idle connection closed');
+    await down;
+  });
+}
+
+test.run();
