@@ -227,13 +227,20 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
 
   write(c: TcpConnection, bytes: Uint8Array | string): boolean {
     if (c.state !== 'open') return false;
-    const data = typeof bytes === 'string' ? utf8.encode(bytes) : bytes;
-    if (!(data instanceof Uint8Array)) throw new TypeError('TcpConnection.write: expected a Uint8Array (or Buffer) or a string');
-    const ok = this.queued(c) + data.length < (this.serverOf(c)?.highWater ?? 1 << 20);
+    const text = typeof bytes === 'string';
+    if (!text && !(bytes instanceof Uint8Array)) throw new TypeError('TcpConnection.write: expected a Uint8Array (or Buffer) or a string');
+    // (a string's length: at most its UTF-8 size, good enough for the highWater check)
+    const ok = this.queued(c) + bytes.length < (this.serverOf(c)?.highWater ?? 1 << 20);
     if (!ok) c.wantDrain = true;
-    this.stageSend(c, data, c.wantDrain);
+    if (text) this.stageText(c, bytes, c.wantDrain);
+    else this.stageSend(c, bytes, c.wantDrain);
     this.queuedOne();
     return ok;
+  }
+
+  /** A string for a connection's send queue; a kind that can encode it in place overrides this. */
+  protected stageText(c: TcpConnection, text: string, wantDrain: boolean): void {
+    this.stageSend(c, utf8.encode(text), wantDrain);
   }
 
   end(c: TcpConnection): void {

@@ -58,6 +58,8 @@ const STAGING = 256 * 1024;
 export class NetReactor extends PortSide {
   readonly #ring: Ring;
   readonly #dv: DataView;
+  /** the arena as a Buffer: utf8Write encodes strings in place */
+  readonly #bytes: Buffer;
   readonly #hdr: Uint32Array;
   readonly #queued: Uint32Array;
   readonly #evBase: number;
@@ -81,6 +83,7 @@ export class NetReactor extends PortSide {
     }
     this.#staging = { offset: block.offset + stagingAt(EVENTS, SLOTS), size: STAGING };
     this.#dv = new DataView(arena.buffer);
+    this.#bytes = Buffer.from(arena.buffer);
     this.#hdr = new Uint32Array(arena.buffer, block.offset, 2);
     this.#evBase = block.offset + NET_HEADER_BYTES;
     this.#queued = new Uint32Array(arena.buffer, block.offset + NET_HEADER_BYTES + EVENTS * NET_EVENT_BYTES, SLOTS);
@@ -182,6 +185,18 @@ export class NetReactor extends PortSide {
 
   protected stageSend(c: TcpConnection, data: Uint8Array, wantDrain: boolean): void {
     this.#stage(OP_NET_SEND, c.id, data, undefined, wantDrain ? SEND_WANT_DRAIN : 0, c);
+  }
+
+  /** Encodes the string straight into the staging area (no intermediate bytes). */
+  protected override stageText(c: TcpConnection, text: string, wantDrain: boolean): void {
+    const max = text.length * 3; // UTF-8 bytes of a string of this many UTF-16 units, at most
+    if (max > STAGING) return super.stageText(c, text, wantDrain);
+    if (this.#stageOff + max > STAGING) this.#flushStaging();
+    const at = this.#staging.offset + this.#stageOff;
+    const n = this.#bytes.utf8Write(text, at, max);
+    this.#ring.net(OP_NET_SEND, c.id, at, n, wantDrain ? SEND_WANT_DRAIN : 0);
+    this.#stageOff += (n + 7) & ~7;
+    this.countStaged(c, n);
   }
 
   protected stageSendTo(s: ServerEntry, data: Uint8Array, address: Uint8Array): void {

@@ -304,13 +304,13 @@ export class Scheduler {
   runTurn(): boolean {
     if (this.inTurn) throw new Error('runTurn: called from a work item of the running turn');
     const t0 = this.now();
-    this.closeWindow(t0);
+    const fresh = this.closeWindow(t0);
     const q = this.pick();
     if (q === undefined) return false;
     this.win = q;
     this.cur = q;
     this.winStart = t0;
-    if (this.cpuNow) this.winStartCpu = this.cpuAt;
+    if (this.cpuNow) this.winStartCpu = fresh ? this.cpuAt : (this.cpuAt = this.cpuNow());
     this.deadline = t0 + this.quantumMs;
     this.preempting = false;
     const est = q.asyncPerItemMs;
@@ -433,9 +433,12 @@ export class Scheduler {
     if (m > this.minVruntime) this.minVruntime = m;
   }
 
-  private closeWindow(t: number): void {
+  /** Closes the open window (if any); true when it read the thread's CPU clock (cpuAt is now current). */
+  private closeWindow(t: number): boolean {
     const q = this.win;
-    if (this.cpuNow) this.cpuAt = this.cpuNow();
+    // The CPU clock is a system call: read it only when a window closes (a turn with no task reads none).
+    const read = q !== undefined && this.cpuNow !== undefined;
+    if (read) this.cpuAt = this.cpuNow!();
     if (q !== undefined) {
       let elapsed = Math.max(0, t - this.winStart - this.excludedMs);
       if (this.cpuNow) {
@@ -453,6 +456,7 @@ export class Scheduler {
     this.cur = undefined;
     this.excludedMs = 0;
     this.deadline = -Infinity;
+    return read;
   }
 
   private minRunnableVruntime(): number {

@@ -24,6 +24,8 @@ declare global {
   interface Buffer {
     /** Node's own latin1 decoder (what toString('latin1', a, b) calls, without its argument checks) */
     latin1Slice(start: number, end: number): string;
+    /** Node's own UTF-8 encoder into the buffer (what write(s, at, n) calls); returns the bytes written */
+    utf8Write(s: string, at: number, max: number): number;
   }
 }
 
