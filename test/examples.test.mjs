@@ -20,7 +20,12 @@ test('examples/demo.mjs', () => {
   const r = run('demo.mjs');
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /gatio sees \d+ NUMA node/);
-  assert.match(r.stdout, /running on CPU \d+/);
+  assert.match(r.stdout, /serving HTTP on 127\.0\.0\.1:\d+/);
+  assert.is(r.stdout.match(/GET \/\s+200 {2}served by \S+/g)?.length, 6, r.stdout);
+  assert.match(r.stdout, /GET \/primes\/100000 200 {2}served by \S+, 9592 primes counted by a task on \S+/);
+  // every request counted by the driver that served it
+  const counted = [...r.stdout.matchAll(/http requests (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  assert.is(counted, 9, r.stdout);
 });
 
 for (const drivers of ['hybrid', 'io+exec']) test(`examples/tcp-echo.mjs --drivers ${drivers} serves TCP and UDP echo on one port until SIGTERM, then exits 0`, async () => {
@@ -40,6 +45,35 @@ for (const drivers of ['hybrid', 'io+exec']) test(`examples/tcp-echo.mjs --drive
   s.destroy();
   const { m } = await udpAsk(port, 'ping');
   assert.is(m.toString(), 'ping');
+  child.kill('SIGTERM');
+  const code = await bounded(new Promise((r) => child.once('exit', r)), 10_000, 'exit after SIGTERM');
+  assert.is(code, 0, stderr);
+});
+
+for (const drivers of ['hybrid', 'io+exec']) test(`examples/http-server.mjs --drivers ${drivers} serves its routes until SIGTERM, then exits 0`, async () => {
+  const port = await freePort();
+  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id).slice(0, 2).join(',');
+  const child = spawn(process.execPath, [join(root, 'examples', 'http-server.mjs'), '--port', String(port), '--cores', cores, '--drivers', drivers], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const said = (await bounded(lines.next(), 20_000, `http-server output (stderr: ${stderr})`)).value;
+  assert.match(said, new RegExp(`http on port ${port}: drivers `));
+  const base = `http://127.0.0.1:${port}`;
+  assert.is(await (await fetch(`${base}/`)).text(), 'hello');
+  const body = new Uint8Array(100_000).map((_, i) => (i * 31) & 255);
+  for (const method of ['POST', 'PUT']) {
+    const echo = new Uint8Array(await (await fetch(`${base}/echo`, { method, body })).arrayBuffer());
+    assert.ok(Buffer.compare(echo, body) === 0, `${method} /echo: the body back byte for byte`);
+  }
+  const sized = await fetch(`${base}/size/123457`);
+  assert.is(sized.status, 200);
+  assert.is((await sized.arrayBuffer()).byteLength, 123457);
+  const t0 = Date.now();
+  assert.is(await (await fetch(`${base}/slow/150`)).text(), 'done');
+  assert.ok(Date.now() - t0 >= 140, 'slow waited');
+  const nf = await fetch(`${base}/other`);
+  assert.is(nf.status, 404);
   child.kill('SIGTERM');
   const code = await bounded(new Promise((r) => child.once('exit', r)), 10_000, 'exit after SIGTERM');
   assert.is(code, 0, stderr);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, readBytes } from './_net-support.mjs';
 import { netMissing } from './_net-support.mjs';
+import { responses } from './_http-support.mjs';
 
 const missing = await netMissing();
 /** A test that needs the port servers: skipped, with the reason, on a kernel that cannot run them. */
@@ -45,7 +46,9 @@ netTest('10,000 concurrent connections, each echoed', async () => {
   try {
     for (let i = 0; i < N; i += 500) conns.push(...(await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => connect(srv.port)))));
     assert.is(conns.length, N);
-    const st = await srv.ask('stats');
+    // (a client's connect completes with the handshake, before the server's accept: wait for the accepts)
+    let st = await srv.ask('stats');
+    for (const t0 = Date.now(); st.open < N && Date.now() - t0 < 10_000; st = await srv.ask('stats')) await new Promise((r) => setTimeout(r, 50));
     assert.is(st.open, N, `${N} open on the server`);
     // Every connection is live: each gets its own bytes back.
     await bounded(
@@ -60,6 +63,37 @@ netTest('10,000 concurrent connections, each echoed', async () => {
       60_000,
       `echo on ${N} connections`,
     );
+  } finally {
+    for (const s of conns) s.destroy();
+    await srv.quit();
+  }
+});
+
+netTest('HTTP: 10,000 keep-alive connections, each serving two requests', async () => {
+  const N = 10_000;
+  const srv = await server([{ port: 0, protocol: 'http', handler: 'site', host: HOST }], 20000);
+  const conns = [];
+  try {
+    for (let i = 0; i < N; i += 500) conns.push(...(await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => connect(srv.port)))));
+    const readers = conns.map((s) => responses(s));
+    for (let round = 0; round < 2; round++) {
+      await bounded(
+        Promise.all(
+          conns.map(async (s, i) => {
+            s.write(`GET /${round === 0 ? '' : 'size/3'} HTTP/1.1\r\nHost: t\r\n\r\n`);
+            const r = await readers[i].next();
+            assert.is(r?.text, round === 0 ? 'hello' : 'xxx', `connection ${i}, request ${round + 1}`);
+          }),
+        ),
+        60_000,
+        `round ${round + 1} on ${N} connections`,
+      );
+    }
+    const st = await srv.ask('stats');
+    assert.is(st['http.connections'], N, `${N} connections open on the server`);
+    assert.is(st['http.requests'], 2 * N);
+    assert.is(st['http.status2xx'], 2 * N);
+    assert.is(st.accepted, N, 'no connection was opened twice (keep-alive)');
   } finally {
     for (const s of conns) s.destroy();
     await srv.quit();
