@@ -96,7 +96,7 @@ function wrk(port, conns, seconds, pipeline) {
 
 const us = (s) => {
   const m = /([\d.]+)(us|ms|s)/.exec(s);
-  return m ? Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1e6) : NaN;
+  return m ? Math.round(Number(m[1]) * (m[2] === "us" ? 1 : m[2] === "ms" ? 1000 : 1e6)) : NaN;
 };
 
 async function measure(srv, c) {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { rmSync, writeFileSync } from 'node:fs';
-import { start } from '../dist/index.js';
+import { formatStats, start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, netMissing, randomBytes } from './_net-support.mjs';
 import { ask, closesWithin, get, responses } from './_http-support.mjs';
@@ -79,6 +79,13 @@ for (const mode of ['hybrid', 'io+exec']) {
         assert.is(r.headers.connection, undefined, 'HTTP/1.1: keep-alive is the default, no header needed');
       }
       s.destroy();
+      // a head split across several reads (each piece its own receive buffer) is reassembled
+      const split = await bounded(ask(port, ['GET /headers?split=1 HTTP/1.1\r\nHo', 30, 'st: t\r\nX-Par', 30, 't: one\r\nX-Part: two\r\n', 30, '\r\n']), 5000, 'split head');
+      const sj = JSON.parse(split.responses[0].text);
+      assert.is(sj.url, '/headers?split=1');
+      assert.equal(sj.list, [['host', 't'], ['x-part', 'one'], ['x-part', 'two']]);
+      assert.is(sj.headers['x-part'], 'one, two');
+      split.socket.destroy();
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const ports = new Set();
       for (let i = 0; i < 5; i++) {
@@ -383,6 +390,10 @@ for (const mode of ['hybrid', 'io+exec']) {
       assert.ok(n > 100, out);
       assert.not.match(out, /Non-2xx|Socket errors/, out);
       assert.ok((await httpStat(rt, 'status2xx')) >= n, 'every request counted');
+      // and `gatio stats` prints them
+      const table = formatStats(await rt.stats());
+      assert.match(table, /HTTP PORT\s+DRIVER\s+CONNS\s+REQUESTS/);
+      assert.match(table, new RegExp(`http:${port}\\s+\\S+\\s+\\d+\\s+\\d+`));
     });
   });
 
