@@ -37,6 +37,19 @@ namespace {
 
 HttpRequestParser::Impl* ImplOf(llhttp_t* p) { return static_cast<HttpRequestParser::Impl*>(p->data); }
 
+// RFC 9110 tchar: the bytes a header name may hold.
+struct TokenTable {
+  bool t[256] = {};
+  constexpr TokenTable() {
+    for (int c = '0'; c <= '9'; c++) t[c] = true;
+    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
+    for (const char* p = "!#$%&'*+-.^_`|~"; *p; p++) t[static_cast<unsigned char>(*p)] = true;
+  }
+  constexpr bool operator[](unsigned char c) const { return t[c]; }
+};
+constexpr TokenTable kToken;
+
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -136,7 +149,7 @@ struct HttpCallbacks {
     // A name is a token: no whitespace before the colon (RFC 9112 5.1: a server must reject it), no other separators.
     for (uint32_t i = 0; i < m->field.len; i++) {
       const unsigned char c = static_cast<unsigned char>(h.bytes[m->field.off + i]);
-      if (!(std::isalnum(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c)))) {
+      if (!kToken[c]) {
         return Fail(m, 400, "GATIO_HTTP_HEADER_NAME", std::string("a header name holds ") + (c == ' ' || c == '\t' ? "whitespace (before its colon?)" : "a character a token may not"));
       }
     }
@@ -254,6 +267,11 @@ int StatusOf(llhttp_errno_t e) {
 bool HttpRequestParser::ScanHead(const char* q, const char* end) {
   Impl& m = *impl_;
   for (; q < end; q++) {
+    // Most bytes are neither CR nor LF nor right after one: skip them in a tight loop.
+    if (!m.prevCR && !m.prevLF) {
+      while (q < end && static_cast<unsigned char>(*q) > '\r') q++;
+      if (q == end) break;
+    }
     const char c = *q;
     if (m.prevCR && c != '\n') {
       error_ = {400, "GATIO_HTTP_BARE_CR", "a CR not followed by LF in the request head"};

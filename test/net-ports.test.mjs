@@ -43,6 +43,29 @@ test('validation: every bad port entry is an error with its path', () => {
   assert.equal(errorsOf({ ports: [{ port: 9000, protocol: 'tcp', handler: 'a' }, { port: 9000, protocol: 'udp', handler: 'b' }] }), []);
 });
 
+test('validation: an HTTP port\'s options, each mistake with its path; an HTTP port takes the TCP port of its number', () => {
+  const errs = errorsOf({
+    ports: [
+      { port: 9100, protocol: 'http', handler: 'site', http: { maxHeaderBytes: 10, maxHeadres: 5, keepAliveTimeout: -1, maxBody: '1 lightyear' } },
+      { port: 9101, protocol: 'tcp', handler: 'echo', http: { maxBody: 1 } },
+      { port: 9102, protocol: 'tcp', handler: 'echo' },
+      { port: 9102, protocol: 'http', handler: 'site' },
+      { port: 9103, protocol: 'http', handler: 'site', http: 'fast' },
+    ],
+  });
+  const at = (p) => errs.find((e) => e.path === p)?.message;
+  assert.match(at('ports[0].http.maxHeaderBytes') ?? '', /from 256 B/);
+  assert.match(at('ports[0].http.maxHeadres') ?? '', /did you mean "maxHeaders"/);
+  assert.match(at('ports[0].http.keepAliveTimeout') ?? '', /whole number from 1/);
+  assert.ok(at('ports[0].http.maxBody'), JSON.stringify(errs));
+  assert.match(at('ports[1].http') ?? '', /HTTP options on a tcp port/);
+  assert.match(at('ports[3]') ?? '', /tcp port 9102 is already declared by ports\[2\].*an HTTP port is a TCP port/);
+  assert.match(at('ports[4].http') ?? '', /expected \{ maxHeaderBytes/);
+  // Sizes as strings, defaults for the rest; UDP beside HTTP on one number is fine.
+  const ok = validateConfig({ ports: [{ port: 9104, protocol: 'http', handler: 'site', http: { maxBody: '1mb', headersTimeout: 1000 } }, { port: 9104, protocol: 'udp', handler: 'u' }] }, topo);
+  assert.equal(ok.errors, []);
+});
+
 test('validation: a driver that cannot serve a port is named (exec drivers own no sockets)', () => {
   const errs = errorsOf({ drivers: 'exec', ports: [{ port: 9000, protocol: 'tcp', handler: 'echo' }] });
   assert.ok(errs.some((e) => e.path === 'ports[0].drivers' && /no hybrid driver/.test(e.message)), JSON.stringify(errs));

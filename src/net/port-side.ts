@@ -238,6 +238,27 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     return ok;
   }
 
+  writeParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined): boolean {
+    if (c.state !== 'open') return false;
+    const n = prefix.length + text.length + (body === undefined ? 0 : body.length);
+    const ok = this.queued(c) + n < (this.serverOf(c)?.highWater ?? 1 << 20);
+    if (!ok) c.wantDrain = true;
+    this.stageParts(c, prefix, text, body, c.wantDrain);
+    this.queuedOne();
+    return ok;
+  }
+
+  /** Three pieces for a connection's send queue, in order; a kind that can stage them as one overrides this. */
+  protected stageParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined, wantDrain: boolean): void {
+    const last = body === undefined ? (text === '' ? 0 : 1) : 2;
+    this.stageSend(c, prefix, last === 0 && wantDrain);
+    if (text !== '') this.stageText(c, text, last === 1 && wantDrain);
+    if (body !== undefined) {
+      if (typeof body === 'string') this.stageText(c, body, wantDrain);
+      else this.stageSend(c, body, wantDrain);
+    }
+  }
+
   /** A string for a connection's send queue; a kind that can encode it in place overrides this. */
   protected stageText(c: TcpConnection, text: string, wantDrain: boolean): void {
     this.stageSend(c, utf8.encode(text), wantDrain);

@@ -199,6 +199,24 @@ export class NetReactor extends PortSide {
     this.countStaged(c, n);
   }
 
+  /** The three pieces copied and encoded back to back into the staging area: one command. */
+  protected override stageParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined, wantDrain: boolean): void {
+    const max = prefix.length + text.length * 3 + (body === undefined ? 0 : typeof body === 'string' ? body.length * 3 : body.length);
+    if (max > STAGING) return super.stageParts(c, prefix, text, body, wantDrain);
+    if (this.#stageOff + max > STAGING) this.#flushStaging();
+    const at = this.#staging.offset + this.#stageOff;
+    this.u8.set(prefix, at);
+    let n = prefix.length;
+    if (text !== '') n += this.#bytes.utf8Write(text, at + n, max - n);
+    if (body !== undefined) {
+      if (typeof body === 'string') n += this.#bytes.utf8Write(body, at + n, max - n);
+      else this.u8.set(body, at + n), (n += body.length);
+    }
+    this.#ring.net(OP_NET_SEND, c.id, at, n, wantDrain ? SEND_WANT_DRAIN : 0);
+    this.#stageOff += (n + 7) & ~7;
+    this.countStaged(c, n);
+  }
+
   protected stageSendTo(s: ServerEntry, data: Uint8Array, address: Uint8Array): void {
     this.#stage(OP_NET_SENDTO, s.index, data, address, 0, undefined);
   }

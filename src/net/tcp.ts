@@ -6,6 +6,7 @@ import type { RawPeer } from '../native.js';
 /** What a connection asks of its driver's reactor (reactor.ts implements it; this file does not import it). */
 export interface ConnectionOps {
   write(c: TcpConnection, bytes: Uint8Array | string): boolean;
+  writeParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined): boolean;
   end(c: TcpConnection): void;
   close(c: TcpConnection): void;
   pause(c: TcpConnection): void;
@@ -53,6 +54,11 @@ export class TcpConnection<Data = unknown> {
    */
   write(bytes: Uint8Array | string): boolean {
     return this.reactor.write(this, bytes);
+  }
+
+  /** @internal write(prefix), write(text), write(body) as one (the HTTP server's responses: one staging copy, one command) */
+  writeParts(prefix: Uint8Array, text: string, body?: Uint8Array | string): boolean {
+    return this.reactor.writeParts(this, prefix, text, body);
   }
 
   /** Sends what is queued, then shuts down the sending side; the connection closes once the peer has ended too. */

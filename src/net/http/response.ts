@@ -5,7 +5,15 @@
 // Framing is chosen here: Content-Length when the body is known at end(),
 // chunked when write() streams to an HTTP/1.1 client, close-delimited to
 // an HTTP/1.0 one; none for HEAD, 1xx, 204 and 304.
-import { statusLine } from './status.js';
+
+/** "Content-Length: n\r\n", the small ones kept (flat strings: no concatenation per response) */
+const LENGTHS: string[] = [];
+/** "Content-Length: n\r\n\r\n": the whole rest of the common head */
+const HEAD_ENDS: string[] = [];
+function contentLength(n: number): string {
+  if (n >= 4096) return `Content-Length: ${n}\r\n`;
+  return (LENGTHS[n] ??= `Content-Length: ${n}\r\n`);
+}
 
 /** Where a response's bytes go, in order with the connection's other responses (server.ts). */
 export interface ResponseSink {
@@ -15,8 +23,13 @@ export interface ResponseSink {
   finish(res: HttpResponse, close: boolean): void;
   /** resolves when the connection can take more */
   drained(res: HttpResponse): Promise<void>;
-  /** the Date header's value, refreshed every second */
-  date(): string;
+  /**
+   * A response's head and body in one write: `prefix` (the status line and
+   * Date, cached bytes), `text` (the rest of the head), `body`.
+   */
+  outParts(res: HttpResponse, prefix: Uint8Array, text: string, body: string | Uint8Array | undefined): boolean;
+  /** "HTTP/1.1 <status> <reason>\r\nDate: <now>\r\n" as bytes, rebuilt each second */
+  prefix(status: number): Uint8Array;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -118,11 +131,10 @@ export class HttpResponse {
     return this.#head || s < 200 || s === 204 || s === 304;
   }
 
-  #headString(framing: string): string {
-    let h = statusLine(this.#status) + this.#headers + 'Date: ' + this.sink.date() + '\r\n' + framing;
-    if (this.close) h += 'Connection: close\r\n';
-    else if (this.#http10) h += 'Connection: keep-alive\r\n';
-    return h + '\r\n';
+  /** The head after the cached prefix: the handler's headers, the framing, Connection, the blank line. */
+  #headRest(framing: string): string {
+    const c = this.close ? 'Connection: close\r\n\r\n' : this.#http10 ? 'Connection: keep-alive\r\n\r\n' : '\r\n';
+    return this.#headers + framing + c;
   }
 
   /**
@@ -140,7 +152,7 @@ export class HttpResponse {
         else (framing = 'Transfer-Encoding: chunked\r\n'), (this.#chunked = true);
       }
       this.headersSent = true;
-      this.sink.out(this, this.#headString(framing));
+      this.sink.outParts(this, this.sink.prefix(this.#status), this.#headRest(framing), undefined);
     }
     if (this.#bodyless()) return true;
     const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -168,11 +180,10 @@ export class HttpResponse {
       const bodyless = this.#bodyless();
       const n = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       let framing = '';
-      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = `Content-Length: ${n}\r\n`;
-      const head = this.#headString(framing);
-      if (bodyless || n === 0) this.sink.out(this, head);
-      else if (typeof body === 'string') this.sink.out(this, head + body);
-      else this.sink.out(this, head), this.sink.out(this, body!);
+      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = contentLength(n);
+      // The common head (no headers of the handler's, keep-alive, a short body) is one cached string.
+      const rest = this.#headers === '' && !this.close && !this.#http10 && framing !== '' && n < 4096 ? (HEAD_ENDS[n] ??= `Content-Length: ${n}\r\n\r\n`) : this.#headRest(framing);
+      this.sink.outParts(this, this.sink.prefix(this.#status), rest, bodyless || n === 0 ? undefined : body);
     } else if (!this.#bodyless() && this.#chunked) this.sink.out(this, '0\r\n\r\n');
     this.sink.finish(this, this.close);
   }

@@ -42,10 +42,20 @@ function now(): number {
   return (clock = Date.now());
 }
 
+/** status -> "HTTP/1.1 200 OK\r\nDate: ...\r\n" as bytes, for the current second */
+const prefixes = new Map<number, Uint8Array>();
+
 function date(): string {
   const s = Math.floor(clock / 1000);
-  if (s !== dateSecond) (dateSecond = s), (dateValue = new Date(s * 1000).toUTCString());
+  if (s !== dateSecond) (dateSecond = s), (dateValue = new Date(s * 1000).toUTCString()), prefixes.clear();
   return dateValue;
+}
+
+function prefix(status: number): Uint8Array {
+  const d = date();
+  let p = prefixes.get(status);
+  if (p === undefined) prefixes.set(status, (p = Buffer.from(`${statusLine(status)}Date: ${d}\r\n`, 'latin1')));
+  return p;
 }
 
 class HttpConn implements ResponseSink, BodySource {
@@ -78,13 +88,21 @@ class HttpConn implements ResponseSink, BodySource {
     this.idleSince = clock;
   }
 
-  date(): string {
-    return date();
+  prefix(status: number): Uint8Array {
+    return prefix(status);
   }
 
   out(res: HttpResponse, data: string | Uint8Array): boolean {
     if (res === this.head) return this.conn.write(data);
     (res.pending ??= []).push(typeof data === 'string' ? data : data.slice());
+    return true;
+  }
+
+  outParts(res: HttpResponse, pre: Uint8Array, text: string, body: string | Uint8Array | undefined): boolean {
+    if (res === this.head) return this.conn.writeParts(pre, text, body);
+    const p = (res.pending ??= []);
+    p.push(pre, text); // (the prefix is replaced each second, never changed: no copy needed)
+    if (body !== undefined) p.push(typeof body === 'string' ? body : body.slice());
     return true;
   }
 
@@ -303,8 +321,7 @@ export class HttpServer {
     if (close) st.closing = true;
     st.enqueue(res);
     st.reading = req;
-    const cl = req.contentLength;
-    if (cl !== undefined && cl > this.options.maxBody) return this.#tooLarge(st, req);
+    if (st.wire.dv.getFloat64(p + 8, true) > this.options.maxBody) return this.#tooLarge(st, req); // (-1: no Content-Length)
     try {
       const r = this.handlers.request(req, res) as Promise<unknown> | undefined;
       if (r !== undefined && r !== null && typeof r.then === 'function') r.then(undefined, (err) => this.#failed(st, res, err));
