@@ -383,6 +383,45 @@ for (const mode of ['hybrid', 'io+exec']) {
     );
   });
 
+  netTest(`[${mode}] a fetch handler: request bodies as streams, clone(), instanceof, static and stream Responses, HEAD, a handler that returns no Response`, async () => {
+    await withServer(
+      'fetch-probe',
+      async (port, rt, seen) => {
+        const base = `http://${HOST}:${port}`;
+        const up = randomBytes(300_000, 9);
+        assert.is(await (await fetch(`${base}/stream-body`, { method: 'POST', body: up })).text(), String(up.length));
+        assert.is(await (await fetch(`${base}/clone`, { headers: { 'x-a': 'cloned' } })).text(), 'cloned');
+        assert.equal(await (await fetch(`${base}/instance`)).json(), { request: true, response: true });
+        let r = await fetch(`${base}/json`, { method: 'DELETE' });
+        assert.is(r.status, 203);
+        assert.is(r.headers.get('x-kind'), 'static');
+        assert.match(r.headers.get('content-type'), /application\/json/);
+        assert.equal(await r.json(), { ok: true, method: 'DELETE' });
+        r = await fetch(`${base}/stream-response`);
+        assert.is(r.headers.get('transfer-encoding'), 'chunked');
+        assert.is(await r.text(), 'one,two,three');
+        r = await fetch(`${base}/headers-touched`);
+        assert.is(r.status, 202);
+        assert.is(r.headers.get('x-one'), '1');
+        assert.is(r.headers.get('x-two'), '2');
+        assert.is(await r.text(), 'body');
+        const head = await ask(port, 'HEAD /anything HTTP/1.1\r\nHost: t\r\n\r\n' + get('/x'), 2, { head: [0] });
+        assert.is(head.responses[0].headers['content-length'], String('fetch says hi'.length));
+        assert.is(head.responses[0].body.length, 0);
+        assert.is(head.responses[1].text, 'fetch says hi', 'no body bytes between the HEAD response and the next');
+        assert.is(head.responses[1].headers['x-route'], '/x');
+        head.socket.destroy();
+        r = await fetch(`${base}/not-a-response`);
+        assert.is(r.status, 500);
+        await new Promise((res) => setTimeout(res, 50));
+        assert.is(seen.length, 1);
+        assert.match(seen[0].message, /not a Response/);
+        assert.match(seen[0].message, /request GET \/not-a-response/);
+      },
+      { errors: true },
+    );
+  });
+
   netTest(`[${mode}] wrk: a short run, every response 200`, async () => {
     await withServer('site', async (port, rt) => {
       const out = (await run('wrk', ['-t1', '-c16', '-d1s', `http://${HOST}:${port}/`], 30_000)).toString();
