@@ -8,12 +8,11 @@
 // (req/s only: wrk's latency is per batch then).
 //
 //   npm run bench:http -- [--runs 3] [--seconds 3] [--only name,name] [--out bench/results/http.json]
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { load1, median, writeResults } from './lib.mjs';
+import { load1, median, processCpuMs, rotated, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -51,13 +50,6 @@ const cases = [
   { name: 'c50 pipelined x16', conns: 50, pipeline: true },
 ];
 
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString());
-/** utime + stime of every thread of pid, in ms */
-function cpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
 
 let nextPort = 19300;
 async function startServer(name) {
@@ -101,9 +93,9 @@ const us = (s) => {
 
 async function measure(srv, c) {
   await wrk(srv.port, c.conns, WARMUP_S, c.pipeline); // warm-up (JIT, connections' buffers)
-  const cpu0 = cpuMs(srv.pid);
+  const cpu0 = processCpuMs(srv.pid);
   const out = await wrk(srv.port, c.conns, SECONDS, c.pipeline);
-  const cpu = cpuMs(srv.pid) - cpu0;
+  const cpu = processCpuMs(srv.pid) - cpu0;
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? '';
@@ -121,9 +113,7 @@ async function measure(srv, c) {
 const loadBefore = load1();
 const runs = [];
 for (let run = 0; run < RUNS; run++) {
-  const names = Object.keys(servers);
-  const order = names.slice(run % names.length).concat(names.slice(0, run % names.length));
-  for (const name of order) {
+  for (const name of rotated(Object.keys(servers), run)) {
     const srv = await startServer(name);
     try {
       for (const c of cases) {

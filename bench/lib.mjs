@@ -3,7 +3,7 @@
 // summarised by their median, and written under bench/results/ with the
 // exact command and what else the machine was doing.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, relative } from 'node:path';
 
@@ -67,3 +67,15 @@ export const outOption = (out, defaultOut) => (out === defaultOut ? '' : ` --out
 
 /** Fixed-width formatting for the summary tables: '-' for a missing value. */
 export const fmt = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString());
+
+/** utime + stime of every thread of process `pid`, in ms (/proc/<pid>/stat). */
+export function processCpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/** `names` in the order run `run` visits them: rotated by one each run, so that no server always goes first. */
+export const rotated = (names, run) => names.slice(run % names.length).concat(names.slice(0, run % names.length));

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { load1, median, writeResults } from './lib.mjs';
+import { load1, median, processCpuMs, rotated, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -50,13 +50,6 @@ const cases = [
   { name: '4 KiB, 4 in flight, 16 connections', conns: 16, size: 4096, depth: 4 },
 ];
 
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString());
-/** utime + stime of every thread of pid, in ms */
-function cpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
 function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
@@ -89,13 +82,13 @@ async function load(srv, c) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The server's CPU over the measured window only: sampled when the warm-up ends and when the load stops.
-  const t0 = setTimeout(() => (cpu0 = cpuMs(srv.pid)), WARMUP * 1000);
+  const t0 = setTimeout(() => (cpu0 = processCpuMs(srv.pid)), WARMUP * 1000);
   let cpu0 = 0;
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const code = await new Promise((r) => child.once('exit', r));
   clearTimeout(t0);
-  const cpu = cpuMs(srv.pid) - cpu0;
+  const cpu = processCpuMs(srv.pid) - cpu0;
   if (code !== 0) throw new Error(`load exited with ${code}: ${out}`);
   const r = JSON.parse(out);
   return { ...r, serverCpuMs: cpu, serverCpuUsPerMsg: (cpu * 1000) / r.messages };
@@ -104,10 +97,7 @@ async function load(srv, c) {
 const loadBefore = load1();
 const runs = [];
 for (let run = 0; run < RUNS; run++) {
-  // Interleaved: each run visits every server, in a rotated order.
-  const names = Object.keys(servers);
-  const order = names.slice(run % names.length).concat(names.slice(0, run % names.length));
-  for (const name of order) {
+  for (const name of rotated(Object.keys(servers), run)) {
     const srv = await startServer(name);
     try {
       for (const c of cases) {
