@@ -118,6 +118,31 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] a client pipelining thousands of requests: all answered in order, with a bounded number in flight (reading stops, TCP holds the client)`, async () => {
+    await withServer(
+      'probe',
+      async (port) => {
+        const N = 3000;
+        const s = await connect(port);
+        const rs = responses(s);
+        let all = '';
+        for (let i = 0; i < N; i++) all += get(`/delay/40/${i}`);
+        s.write(all); // ~100 KiB at once: several receive buffers
+        for (let i = 0; i < N; i++) {
+          const r = await bounded(rs.next(), 20_000, `response ${i}`);
+          assert.is(r.text, String(i));
+        }
+        s.write(get('/inflight'));
+        const seen = JSON.parse((await rs.next()).text);
+        // the bound (128) plus what one 16 KiB receive buffer holds beyond it (~470 of these requests)
+        assert.ok(seen.max <= 128 + 600, `at most ~600 handlers at once, saw ${seen.max}`);
+        assert.ok(seen.max >= 100, `pipelined requests did run concurrently (${seen.max})`);
+        s.destroy();
+      },
+      { port: io ? {} : { drivers: [0] } },
+    );
+  });
+
   netTest(`[${mode}] HTTP/1.0 closes unless keep-alive is asked for; Connection: close closes after the response`, async () => {
     await withServer('site', async (port) => {
       let x = await ask(port, 'GET / HTTP/1.0\r\n\r\n');

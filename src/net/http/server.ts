@@ -11,7 +11,7 @@
 import type { HttpOptions } from '../../tpc/ports.js';
 import type { HttpServerStats } from '../../drivers/protocol/messages.js';
 export type { HttpServerStats };
-import type { Arena } from '../../tpc/arena.js';
+import type { Arena, Block } from '../../tpc/arena.js';
 import type { TcpConnection } from '../tcp.js';
 import type { TcpHandlers } from '../handlers.js';
 import type { HandlerErrorSink } from '../errors.js';
@@ -33,6 +33,12 @@ export function emptyHttpStats(): HttpServerStats {
 
 /** A connection we ended whose peer has not closed after this long is closed. */
 const LINGER_MS = 2000;
+/**
+ * Pipelining's bound: a connection with this many requests unanswered stops
+ * being read (TCP flow control then holds the client) until half of them
+ * are answered; what one received buffer holds beyond it is still served.
+ */
+const MAX_PIPELINED = 128;
 
 let clock = Date.now();
 let dateSecond = -1;
@@ -79,6 +85,9 @@ class HttpConn implements ResponseSink, BodySource {
   endedAt = 0;
   peerEnded = false;
   drainWaiters: Array<() => void> | null = null;
+  /** responses queued (not yet ended and written in turn), and whether reading stopped for them */
+  queued = 0;
+  held = false;
 
   constructor(server: HttpServer, conn: TcpConnection) {
     this.server = server;
@@ -119,12 +128,18 @@ class HttpConn implements ResponseSink, BodySource {
       }
       r = r.next;
       this.head = r;
+      this.queued--;
       if (r?.pending) {
         for (const d of r.pending) this.conn.write(d);
         r.pending = null;
       }
     }
-    if (!this.head) (this.tail = null), (this.idleSince = clock);
+    if (!this.head) (this.tail = null), (this.idleSince = clock), (this.queued = 0);
+    if (this.held && this.queued <= MAX_PIPELINED / 2 && !closeNow) {
+      this.held = false;
+      // (not now: resuming delivers held bytes at once, and this may run inside the parse of a buffer)
+      queueMicrotask(() => this.conn.readyState === 'open' && this.conn.resume());
+    }
     if (closeNow || (!this.head && (this.closing || this.peerEnded))) {
       // Responses queued behind one that closes never go out.
       for (let x = closeNow ? r!.next : null; x; x = x.next) (x.aborted = true), x.req?.abort(closedError(this.server.key));
@@ -154,6 +169,10 @@ class HttpConn implements ResponseSink, BodySource {
     if (this.tail) this.tail.next = res;
     else this.head = res;
     this.tail = res;
+    if (++this.queued >= MAX_PIPELINED && !this.held) {
+      this.held = true;
+      this.conn.pause();
+    }
   }
 }
 
@@ -178,6 +197,8 @@ export class HttpServer {
   readonly #arena: Arena;
   readonly #conns = new Set<HttpConn>();
   #sweep: ReturnType<typeof setInterval> | undefined;
+  /** where held (copied) bytes are parsed from */
+  #scratch: Block | undefined;
   #draining = false;
   /** the TCP handlers the port layer calls */
   readonly tcp: TcpHandlers<HttpConn>;
@@ -259,6 +280,8 @@ export class HttpServer {
     if (st.dead) return;
     now();
     const w = st.wire;
+    // Bytes held while the connection was paused are copies, not in the arena: the parser reads the arena.
+    if (bytes.buffer !== this.#arena.buffer) bytes = this.#inArena(bytes);
     let off = bytes.byteOffset;
     let left = bytes.length;
     while (left > 0 && !st.dead) {
@@ -270,6 +293,18 @@ export class HttpServer {
     const phase = w.dv.getUint32(4, true);
     if (phase === 1 && st.phase !== 1) st.headStart = clock;
     st.phase = phase;
+  }
+
+  /** `bytes` copied into this server's scratch block of the arena (grown as needed). */
+  #inArena(bytes: Uint8Array): Uint8Array {
+    if (!this.#scratch || this.#scratch.size < bytes.length) {
+      if (this.#scratch) this.#arena.free(this.#scratch);
+      this.#scratch = undefined;
+      this.#scratch = this.#arena.alloc(Math.max(bytes.length, 16 * 1024));
+    }
+    const view = new Uint8Array(this.#arena.buffer, this.#scratch.offset, bytes.length);
+    view.set(bytes);
+    return view;
   }
 
   #records(st: HttpConn, base: number): void {
@@ -452,6 +487,8 @@ export class HttpServer {
   stop(): void {
     if (this.#sweep) clearInterval(this.#sweep);
     this.#sweep = undefined;
+    if (this.#scratch) this.#arena.free(this.#scratch);
+    this.#scratch = undefined;
   }
 }
 
