@@ -461,6 +461,30 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  if (io)
+    netTest(`[${mode}] the io driver dies with a request in flight: the client's connection closes, the handler's signal aborts, the restarted io driver serves the port again`, async () => {
+      await withServer('probe', async (port, rt) => {
+        const ioId = rt.plan.drivers.find((d) => d.kind === 'io').id;
+        const s = await connect(port);
+        s.resume();
+        s.write(get('/hang'));
+        await new Promise((r) => setTimeout(r, 100));
+        rt.faultIoDriver(ioId);
+        assert.ok(await closesWithin(s, 10_000), "the io driver's connection closed");
+        let text = '';
+        for (let i = 0; i < 100 && text === ''; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          text = await fetch(`http://${HOST}:${port}/aborted`).then((r) => r.text(), () => '');
+        }
+        // (whichever reaches the exec driver first: the io driver's closing of its connections, or the news of its death)
+        const seen = JSON.parse(text);
+        assert.is(seen.length, 1, text);
+        assert.is(seen[0].path, '/hang');
+        assert.ok(['GATIO_HTTP_CLIENT_GONE', 'GATIO_DRIVER_DIED'].includes(seen[0].code), text);
+        assert.is(await (await fetch(`http://${HOST}:${port}/`)).status, 404, 'served again (probe has no /)');
+      });
+    });
+
   netTest(`[${mode}] shutdown: a request in flight is answered, idle connections are closed`, async () => {
     const rt = await start({ modules: [HANDLERS], ports: [httpPort('site')], ...(io ? { drivers: { io: 1, exec: 1 } } : {}) });
     const port = rt.ports()[0].port;

@@ -88,6 +88,7 @@ export class RemoteNet extends PortSide {
     }
     link.queued = new Uint32Array(this.arena.buffer, a.queuedBlock, a.slots);
     const s = this.entry(a.io, a.server, a.key, a.port, h, { highWater: a.highWater, http: a.http }, a.buffers, a.bufSize, h.protocol === 'udp' ? new UdpSocket(this, a.server, a.port, a.io) : undefined);
+    this.servers.get(PortSide.serverKey(a.io, a.server))?.http?.stop(); // (a rejoin replaces the entry)
     this.servers.set(PortSide.serverKey(a.io, a.server), s);
     return { shape: h.shape };
   }
@@ -143,6 +144,7 @@ export class RemoteNet extends PortSide {
     for (const [k, s] of this.servers) {
       if (s.src !== io) continue;
       this.servers.delete(k);
+      s.http?.stop();
       for (const [ck, c] of this.conns) {
         if (c.src !== io || c.server !== s.index) continue;
         this.conns.delete(ck);

@@ -218,7 +218,7 @@ export class HttpServer {
       data: (conn, bytes) => this.#data(conn.data!, bytes),
       drain: (conn) => this.#drain(conn.data!),
       end: (conn) => this.#peerEnded(conn.data!),
-      close: (conn) => this.#closed(conn.data),
+      close: (conn, err) => this.#closed(conn.data, err),
     };
   }
 
@@ -234,11 +234,12 @@ export class HttpServer {
     this.#sweep ??= this.#startSweep();
   }
 
-  #closed(st: HttpConn | undefined): void {
+  #closed(st: HttpConn | undefined, err?: Error): void {
     if (!st || !this.#conns.delete(st)) return;
     this.stats.connections--;
     st.wire.native.close(st.parser);
-    const gone = closedError(this.key);
+    // The io driver that owned the socket died: say so (its error); else the client went away (a reset: its errno as the cause).
+    const gone = (err as { code?: string } | undefined)?.code === 'GATIO_DRIVER_DIED' ? err! : Object.assign(closedError(this.key), err ? { cause: err } : {});
     for (let r = st.head; r; r = r.next) {
       if (!r.finished) this.stats.aborted++;
       r.aborted = true;
