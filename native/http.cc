@@ -2,8 +2,8 @@
 // - HttpWire: the HTTP port servers' parsers of one thread (src/net/http/).
 //   One crossing per received buffer: feed() parses bytes already in the
 //   arena (a provided buffer) and writes what they complete as records into
-//   the thread's own output buffer, which JS decodes lazily. Record layout:
-//   src/net/http/wire.ts (its offsets are pinned by the test of the server).
+//   the thread's record block (in the same arena, read only by this
+//   thread), which JS decodes lazily. Record layout: src/net/http/wire.ts.
 // - httpParse(chunks, limits?), for tests and tools: parses the chunks in
 //   order, as one connection's bytes arriving, and returns plain objects.
 #include <strings.h>
@@ -45,16 +45,15 @@ class HttpWire : public Napi::ObjectWrap<HttpWire> {
                         InstanceMethod<&HttpWire::Feed>("feed"), InstanceMethod<&HttpWire::Phase>("phase")});
   }
 
-  // new HttpWire(arenaId, out: ArrayBuffer)
+  // new HttpWire(arenaId, outOffset, outBytes): the records go to an arena
+  // block the JS side allocated (and keeps for as long as this object lives).
   explicit HttpWire(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HttpWire>(info) {
     Napi::Env env = info.Env();
     arena_ = ArenaHold(env, static_cast<uint64_t>(WholeNumber(info[0], "HttpWire", "arena id", 0, kMaxSafeInteger)), "HttpWire");
-    if (!info[1].IsArrayBuffer()) throw Napi::TypeError::New(env, "HttpWire: expected an ArrayBuffer for the records");
-    Napi::ArrayBuffer out = info[1].As<Napi::ArrayBuffer>();
-    out_ = static_cast<uint8_t*>(out.Data());
-    cap_ = out.ByteLength();
-    if (cap_ < 64 * 1024) throw Napi::RangeError::New(env, "HttpWire: the record buffer must hold at least 64 KiB");
-    outRef_ = Napi::Persistent(out);
+    const double off = WholeNumber(info[1], "HttpWire", "record block offset", 0, static_cast<double>(arena_.bytes));
+    const double len = WholeNumber(info[2], "HttpWire", "record block bytes", 64 * 1024, static_cast<double>(arena_.bytes) - off);
+    out_ = arena_.base + static_cast<uint64_t>(off);
+    cap_ = static_cast<size_t>(len);
   }
 
  private:
@@ -205,7 +204,6 @@ class HttpWire : public Napi::ObjectWrap<HttpWire> {
   }
 
   HeldArena arena_;
-  Napi::Reference<Napi::ArrayBuffer> outRef_;
   uint8_t* out_ = nullptr;
   size_t cap_ = 0;
   std::vector<std::unique_ptr<HttpRequestParser>> parsers_;

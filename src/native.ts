@@ -249,7 +249,7 @@ export interface NativeAddon {
   // http.cc: the HTTP/1.1 request parser over one connection's chunks (tests, tools)
   httpParse(chunks: Uint8Array[], limits?: Partial<HttpParseLimits>): RawHttpEvent[];
   // http.cc: the HTTP port servers' parsers of one thread (src/net/http/wire.ts)
-  HttpWire: new (arenaId: number, out: ArrayBuffer) => unknown;
+  HttpWire: new (arenaId: number, outOffset: number, outBytes: number) => unknown;
   // io_driver.cc (start and stop from the same thread)
   ioDriverStart(opts: {
     arenaIds: number[];

@@ -1,7 +1,7 @@
 // A request as the fast handler `(req, res)` sees it. Its head is the
 // parser's record (wire.ts), decoded a field at a time when read: a handler
 // that reads the method, the path and one header decodes those three
-// strings and nothing else. The record lives in the thread's record buffer
+// strings and nothing else. The record lives in the thread's record block
 // until the next buffer is parsed; a request still unanswered when its
 // handler returns gets its own copy of it (one slice), so an async handler
 // may read its headers later.

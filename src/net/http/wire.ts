@@ -1,8 +1,8 @@
 // The records native/http.cc's HttpWire writes for the HTTP port servers of
 // one thread, and reading them. One native call per received buffer parses
-// it and leaves, in this thread's record buffer (not shared: only this
-// thread reads it), one record per request head, body piece, request end
-// or refusal. A head's header names and values stay bytes until a handler
+// it and leaves, in this thread's record block (in the TPC's arena; only
+// this thread reads it), one record per request head, body piece, request
+// end or refusal. A head's header names and values stay bytes until a handler
 // asks for one; body pieces are offsets into the received buffer.
 //
 // Layout (little-endian; http.cc writes the same):
@@ -51,7 +51,7 @@ export interface NativeHttpWire {
   phase(id: number): number;
 }
 
-/** This thread's parsers and their record buffer. */
+/** This thread's parsers and their record block. */
 export class Wire {
   readonly native: NativeHttpWire;
   readonly out: Buffer;
@@ -59,20 +59,22 @@ export class Wire {
   readonly arena: Arena;
 
   constructor(arena: Arena, bytes: number) {
-    const ab = new ArrayBuffer(bytes);
+    // The records live in the TPC's arena (on its NUMA node), in a block this thread alone reads.
+    // It is never freed: the thread's parsers write there until the driver's thread ends.
+    const block = arena.alloc(bytes, 64);
     this.arena = arena;
-    this.native = new (native().HttpWire)(arena.id, ab) as NativeHttpWire;
-    this.out = Buffer.from(ab);
-    this.dv = new DataView(ab);
+    this.native = new (native().HttpWire)(arena.id, block.offset, bytes) as NativeHttpWire;
+    this.out = Buffer.from(arena.buffer, block.offset, bytes);
+    this.dv = new DataView(arena.buffer, block.offset, bytes);
   }
 
-  /** The record buffer a port's limits need: its slices must fit the records of a head as large as maxHeaderBytes. */
+  /** The record block a port's limits need: its slices must fit the records of a head as large as maxHeaderBytes. */
   static bytesFor(maxHeaderBytes: number): number {
     return Math.max(512 * 1024, 8 * maxHeaderBytes + 128 * 1024);
   }
 }
 
-/** The thread's wire for `arena`, grown (a new one) when a port needs a larger record buffer. */
+/** The thread's wire for `arena`, grown (a new one) when a port needs a larger record block. */
 let current: Wire | undefined; // (the driver's module instance creates every port server of its thread)
 
 export function wireFor(arena: Arena, maxHeaderBytes: number): Wire {
