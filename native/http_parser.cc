@@ -312,9 +312,16 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
     m.pause = Impl::kNoPause;
     llhttp_errno_t rc = llhttp_execute(&m.p, p, static_cast<size_t>(end - p));
     if (rc == HPE_PAUSED_UPGRADE) {
-      // An upgrade (CONNECT, Upgrade:): the rest is not HTTP; the port server decides.
+      // CONNECT or Upgrade: the request is complete (its kEnd is out). The
+      // server does not switch protocols (no 101, no tunnel): the request is
+      // answered like any other and the connection stays HTTP, so parsing
+      // goes on where llhttp stopped (the next pipelined request).
+      const char* at = llhttp_get_error_pos(&m.p);
       llhttp_resume_after_upgrade(&m.p);
-      return true;
+      m.pause = Impl::kNoPause;
+      headFrom = nullptr;
+      p = at;
+      continue;
     }
     if (rc != HPE_OK && rc != HPE_PAUSED) return fail(rc);
     const char* stop = rc == HPE_PAUSED ? llhttp_get_error_pos(&m.p) : end;

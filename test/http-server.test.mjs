@@ -163,6 +163,17 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] Upgrade and CONNECT are answered like any request and the connection stays HTTP (the next pipelined request is served)`, async () => {
+    await withServer('site', async (port) => {
+      let x = await bounded(ask(port, get('/', 'Connection: Upgrade\r\nUpgrade: websocket\r\n') + get('/'), 2), 3000, 'after an Upgrade');
+      assert.equal(x.responses.map((r) => [r.status, r.text]), [[200, 'hello'], [200, 'hello']]);
+      x.socket.destroy();
+      x = await bounded(ask(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n' + get('/'), 2), 3000, 'after a CONNECT');
+      assert.equal(x.responses.map((r) => r.status), [404, 200]);
+      x.socket.destroy();
+    });
+  });
+
   netTest(`[${mode}] bodies: chunked and Content-Length uploads, streamed responses, Expect: 100-continue`, async () => {
     await withServer('probe', async (port) => {
       // chunked upload, streamed back chunked as it arrives

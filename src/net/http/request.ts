@@ -6,7 +6,7 @@
 // handler returns gets its own copy of it (one slice), so an async handler
 // may read its headers later.
 import type { TcpConnection } from '../tcp.js';
-import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE } from './wire.js';
+import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE, FLAG_UPGRADE } from './wire.js';
 
 /** What the request's exchange does for it (server.ts implements it). */
 export interface BodySource {
@@ -84,6 +84,14 @@ export class HttpRequest {
 
   /** @internal */ get expectsContinue(): boolean {
     return (this.rec[this.at + 1]! & FLAG_EXPECT_CONTINUE) !== 0;
+  }
+
+  /**
+   * CONNECT, or an `Upgrade` header: the server answers it like any request
+   * (it does not switch protocols) and the connection stays HTTP.
+   */
+  get upgrade(): boolean {
+    return (this.rec[this.at + 1]! & FLAG_UPGRADE) !== 0;
   }
 
   /** The body comes chunked (Transfer-Encoding: chunked). */
