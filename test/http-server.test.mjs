@@ -285,6 +285,36 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] a body that turns bad while its handler waits for it: 400 at once (not a hang), or a close once the response began`, async () => {
+    await withServer('probe', async (port) => {
+      // a chunk size that overflows, after the head reached a handler awaiting the body
+      let x = await bounded(ask(port, 'POST /length HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nffffffffffffffffffff\r\n' + get('/')), 3000, 'the refusal');
+      assert.is(x.responses[0]?.status, 400);
+      assert.is(x.responses.length, 1);
+      assert.ok(await closesWithin(x.socket, 3000));
+      // the handler streams the body back: the head is out when the bad chunk comes, the connection closes
+      const s = await connect(port);
+      s.resume();
+      s.write('POST /stream-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n');
+      await new Promise((r) => setTimeout(r, 100));
+      s.write('zz\r\n');
+      assert.ok(await closesWithin(s, 3000), 'closed');
+    });
+  });
+
+  netTest(`[${mode}] an absolute-form target (GET http://host/path) is served by its path, on the fast and the fetch handler`, async () => {
+    await withServer('site', async (port) => {
+      const x = await ask(port, 'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n');
+      assert.is(x.responses[0].text, 'hello');
+      x.socket.destroy();
+    });
+    await withServer('hono', async (port) => {
+      const x = await ask(port, 'GET http://example.com/users/5?q=z HTTP/1.1\r\nHost: example.com\r\n\r\n');
+      assert.equal(JSON.parse(x.responses[0].text), { id: '5', q: 'z' });
+      x.socket.destroy();
+    });
+  });
+
   netTest(`[${mode}] a handler that throws or rejects -> 500, reported with the route; the connection and the driver go on`, async () => {
     await withServer(
       'probe',

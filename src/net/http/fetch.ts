@@ -10,7 +10,7 @@
 // `globalThis.Response` becomes LazyResponse: `new Response(text, init)`
 // keeps its body and init, which the server writes without reading a
 // stream; anything else (a stream body, clone(), ...) builds the real one.
-import type { HttpRequest } from './request.js';
+import { authorityEnd, type HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 
 export interface FetchContext {
@@ -65,7 +65,9 @@ const LazyRequestProto = Object.create(RealRequest.prototype, {
     get(this: LazyRequest & { _url?: string }) {
       if (this._url === undefined) {
         const req = this[REQ];
-        this._url = `http://${req.header('host') ?? `localhost:${req.conn.localPort}`}${req.url}`;
+        const u = req.url;
+        // (an absolute-form target is the URL; else the Host header names the authority)
+        this._url = authorityEnd(u) > 0 ? u : `http://${req.header('host') ?? `localhost:${req.conn.localPort}`}${u}`;
       }
       return this._url;
     },

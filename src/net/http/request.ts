@@ -55,11 +55,14 @@ export class HttpRequest {
     return u;
   }
 
-  /** The target's path, without the query. */
+  /** The target's path, without the query (of an absolute-form target, `http://host/p?q`, too). */
   get path(): string {
     const u = this.url;
     const q = this.#query();
-    return q < 0 ? u : u.slice(0, q);
+    const p = q < 0 ? u : u.slice(0, q);
+    if (p.charCodeAt(0) === 47 /* / */) return p;
+    const a = authorityEnd(p);
+    return a < 0 ? p : p.slice(a) || '/';
   }
 
   /** The query string without its "?" ("" when there is none). */
@@ -257,3 +260,9 @@ export class HttpRequest {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Where the path of an absolute-form target ("http://host:port/path") starts, or -1 for another form ("*", "host:443"). */
+export function authorityEnd(target: string): number {
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+  return m ? m[0].length : -1;
+}

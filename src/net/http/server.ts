@@ -399,10 +399,23 @@ export class HttpServer {
   /** A request the parser refused: its status (after the responses ahead of it), then the connection ends. */
   #refuse(st: HttpConn, status: number, _code: string, reason: string): void {
     this.stats.parseErrors++;
-    if (st.reading && !st.reading.ended) st.reading.abort(Object.assign(new Error(`${this.key}: bad request: ${reason}`), { code: 'GATIO_HTTP_BAD_REQUEST' }));
+    const text = statusLine(status).slice(13, -2);
+    const req = st.reading;
     st.reading = null;
-    this.#answer(st, status, statusLine(status).slice(13, -2));
     st.dead = true;
+    if (req && !req.ended) {
+      // The bad bytes were in this request's body: its response is the refusal
+      // (a separate one queued behind it would wait for a handler that lost its body).
+      req.abort(Object.assign(new Error(`${this.key}: bad request: ${reason}`), { code: 'GATIO_HTTP_BAD_REQUEST' }));
+      let res = st.head;
+      while (res && res.req !== req) res = res.next;
+      if (res && !res.finished) {
+        if (!res.replace(status, text)) st.conn.close(); // the head went out already: only closing can say it
+        st.closing = true;
+        return;
+      }
+    }
+    this.#answer(st, status, text);
   }
 
   /** Queues a response the server writes itself (a refusal), closing the connection after it. */
