@@ -24,6 +24,11 @@ HttpLimits LimitsFrom(Napi::Value v, const char* fn) {
   lim.maxHeaderBytes = static_cast<uint32_t>(WholeField(o, fn, "maxHeaderBytes", 1, UINT32_MAX, lim.maxHeaderBytes));
   lim.maxHeaders = static_cast<uint32_t>(WholeField(o, fn, "maxHeaders", 1, UINT32_MAX, lim.maxHeaders));
   lim.maxChunkExtension = static_cast<uint32_t>(WholeField(o, fn, "maxChunkExtension", 0, UINT32_MAX, lim.maxChunkExtension));
+  Napi::Value rh = o.Get("requireHost");
+  if (!rh.IsUndefined()) {
+    if (!rh.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(fn) + ": requireHost must be true or false");
+    lim.requireHost = rh.As<Napi::Boolean>().Value();
+  }
   return lim;
 }
 

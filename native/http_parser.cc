@@ -26,6 +26,7 @@ struct HttpRequestParser::Impl {
   HttpSpan field, value;
   uint32_t urlLen = 0;
   std::vector<std::string> contentLengths;
+  uint32_t hosts = 0;
   std::string transferEncoding;
   // Raw scan of the head's bytes (bare CR, obs-fold), across buffers.
   bool prevCR = false, prevLF = false, seenRequestLine = false;
@@ -98,6 +99,7 @@ struct HttpCallbacks {
     m->last = HttpRequestParser::Impl::kNone;
     m->urlLen = 0;
     m->contentLengths.clear();
+    m->hosts = 0;
     m->transferEncoding.clear();
     m->seenRequestLine = false;
     m->prevCR = m->prevLF = false;
@@ -160,6 +162,7 @@ struct HttpCallbacks {
     auto is = [&](const char* want, uint32_t n) { return m->field.len == n && strncasecmp(name, want, n) == 0; };
     if (is("content-length", 14)) m->contentLengths.push_back(Trim(h.bytes.substr(m->value.off, m->value.len)));
     else if (is("transfer-encoding", 17)) m->transferEncoding += (m->transferEncoding.empty() ? "" : ",") + h.bytes.substr(m->value.off, m->value.len);
+    else if (is("host", 4)) m->hosts++;
     else if (is("expect", 6) && Lower(Trim(h.bytes.substr(m->value.off, m->value.len))) == "100-continue") h.expectContinue = true;
     m->field = {};
     return 0;
@@ -171,6 +174,9 @@ struct HttpCallbacks {
     h.versionMajor = p->http_major;
     h.versionMinor = p->http_minor;
     if (h.versionMajor != 1) return Fail(m, 505, "GATIO_HTTP_VERSION", "HTTP/" + std::to_string(h.versionMajor) + "." + std::to_string(h.versionMinor) + " is not served (HTTP/1.0 and 1.1 are)");
+    // Host (RFC 9112 3.2): more than one is refused; none, on HTTP/1.1, when the server requires it.
+    if (m->hosts > 1) return Fail(m, 400, "GATIO_HTTP_HOST", "more than one Host header");
+    if (m->hosts == 0 && h.versionMinor >= 1 && m->self->limits_.requireHost) return Fail(m, 400, "GATIO_HTTP_HOST", "an HTTP/1.1 request without a Host header");
     // Content-Length: every copy must say the same (then it counts once).
     for (const std::string& cl : m->contentLengths) {
       if (cl != m->contentLengths[0]) return Fail(m, 400, "GATIO_HTTP_CONTENT_LENGTH", "Content-Length given twice with different values (" + m->contentLengths[0] + ", " + cl + ")");

@@ -27,6 +27,7 @@ struct HttpLimits {
   uint32_t maxHeaderBytes = 16 * 1024;  // request line + headers; more: 431 (node:http's default is 16 KiB)
   uint32_t maxHeaders = 100;            // more: 431
   uint32_t maxChunkExtension = 1024;    // bytes of extensions on one chunk; more: 400
+  bool requireHost = false;             // an HTTP/1.1 request without Host: 400 (RFC 9112 3.2; the port servers ask for it)
 };
 
 struct HttpSpan {

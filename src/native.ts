@@ -79,6 +79,8 @@ export interface HttpParseLimits {
   maxHeaderBytes: number;
   maxHeaders: number;
   maxChunkExtension: number;
+  /** an HTTP/1.1 request without Host is refused (400); the port servers set it */
+  requireHost?: boolean;
 }
 
 /** What the request parser reports (native/http.cc). */

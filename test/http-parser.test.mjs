@@ -70,6 +70,16 @@ test('property: however the bytes of a pipelined stream are split, the same requ
   assert.equal(summary(parse([...stream])), expected);
 });
 
+test('Host: an HTTP/1.1 request without one is refused when the server requires it (the port servers do); HTTP/1.0 needs none', () => {
+  const noHost = 'GET / HTTP/1.1\r\n\r\n';
+  assert.is(parse([noHost]).filter((x) => x.type === 'head').length, 1, 'accepted by default (a tool parsing what it is given)');
+  const e = httpParse([Buffer.from(noHost)], { requireHost: true }).find((x) => x.type === 'error');
+  assert.is(e?.status, 400);
+  assert.is(e.code, 'GATIO_HTTP_HOST');
+  assert.is(httpParse([Buffer.from('GET / HTTP/1.0\r\n\r\n')], { requireHost: true })[0].type, 'head');
+  assert.is(httpParse([Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n')], { requireHost: true })[0].type, 'head', 'any case');
+});
+
 test('smuggling attempts and malformed heads: refused with 400 and why, nothing of the request delivered', () => {
   const cases = [
     ['a bare CR inside a header line', 'GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n'],
@@ -82,6 +92,7 @@ test('smuggling attempts and malformed heads: refused with 400 and why, nothing 
     ['an oversized chunk extension', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;${'e'.repeat(2000)}\r\nabc\r\n0\r\n\r\n`],
     ['a chunk size that is not hex', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
     ['a space before the colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n'],
+    ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
   ];
   for (const [what, req] of cases) {
     const evs = parse([req]);

@@ -196,6 +196,10 @@ for (const mode of ['hybrid', 'io+exec']) {
       assert.is(done.status, 200);
       assert.is(done.text, '11');
       s.destroy();
+      // no 100 Continue to an HTTP/1.0 client (it would not know one)
+      x = await ask(port, 'POST /length HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc');
+      assert.is(x.responses[0].status, 200);
+      assert.is(x.responses[0].text, '3');
       // 304 without a body
       x = await ask(port, get('/status?code=304') + get('/delay/0/after'), 2);
       assert.is(x.responses[0].status, 304);
@@ -270,6 +274,8 @@ for (const mode of ['hybrid', 'io+exec']) {
         ['GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n  folded\r\n\r\n', 400],
         ['GET / HTTP/1.1\r\n: empty\r\n\r\n', 400],
         ['GET / HTTP/1.1\r\nHost : t\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+        ['GET / HTTP/1.1\r\nX: no host\r\n\r\n', 400],
         ['BREW / HTTP/1.1\r\nHost: t\r\n\r\n', 501],
         ['GET / HTTP/2.0\r\nHost: t\r\n\r\n', 505],
       ];

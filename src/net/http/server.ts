@@ -155,7 +155,7 @@ class HttpConn implements ResponseSink, BodySource {
 
   wantBody(req: HttpRequest): void {
     // Expect: 100-continue: the client waits for this before it sends the body.
-    if (req.expectsContinue && !req.ended && this.reading === req && this.head?.req === req && !this.head.headersSent) this.conn.write('HTTP/1.1 100 Continue\r\n\r\n');
+    if (req.expectsContinue && !req.ended && req.httpVersion === '1.1' && this.reading === req && this.head?.req === req && !this.head.headersSent) this.conn.write('HTTP/1.1 100 Continue\r\n\r\n');
   }
 
   endOurSide(): void {
@@ -189,7 +189,7 @@ export class HttpServer {
   readonly handlerName: string;
   readonly handlers: HttpHandlerSet;
   readonly options: HttpOptions;
-  readonly limits: { maxUrl: number; maxHeaderBytes: number; maxHeaders: number; maxChunkExtension: number };
+  readonly limits: { maxUrl: number; maxHeaderBytes: number; maxHeaders: number; maxChunkExtension: number; requireHost: boolean };
   readonly highWater: number;
   readonly wire: Wire;
   readonly stats = emptyHttpStats();
@@ -208,7 +208,7 @@ export class HttpServer {
     this.handlerName = handlerName;
     this.handlers = handlers;
     this.options = options;
-    this.limits = { maxUrl: options.maxUrl, maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders, maxChunkExtension: 1024 };
+    this.limits = { maxUrl: options.maxUrl, maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders, maxChunkExtension: 1024, requireHost: true };
     this.highWater = highWater;
     this.#arena = arena;
     this.#report = report;
