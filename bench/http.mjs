@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { load1, median, processCpuMs, rotated, writeResults } from './lib.mjs';
+import { interleaved, load1, median, processCpuMs, resultsOf, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -111,27 +111,20 @@ async function measure(srv, c) {
 }
 
 const loadBefore = load1();
-const runs = [];
-for (let run = 0; run < RUNS; run++) {
-  for (const name of rotated(Object.keys(servers), run)) {
-    const srv = await startServer(name);
-    try {
-      for (const c of cases) {
-        const r = await measure(srv, c);
-        runs.push({ run, server: name, case: c.name, ...r });
-        console.log(`run ${run} ${name.padEnd(17)} ${c.name.padEnd(18)} ${String(Math.round(r.reqPerSec)).padStart(8)} req/s  p50 ${r.p50Us ?? '-'} us  p99 ${r.p99Us ?? '-'} us  ${r.serverCpuUsPerReq.toFixed(2)} us CPU/req${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${r.errors ? `  errors ${r.errors}` : ''}`);
-      }
-    } finally {
-      await srv.stop();
-    }
-  }
-}
+const runs = await interleaved({
+  runs: RUNS,
+  servers: Object.keys(servers),
+  cases,
+  start: startServer,
+  measure,
+  line: (r) => `${String(Math.round(r.reqPerSec)).padStart(8)} req/s  p50 ${r.p50Us ?? '-'} us  p99 ${r.p99Us ?? '-'} us  ${r.serverCpuUsPerReq.toFixed(2)} us CPU/req${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${r.errors ? `  errors ${r.errors}` : ''}`,
+});
 
 const summary = {};
 for (const c of cases) {
   summary[c.name] = {};
   for (const name of Object.keys(servers)) {
-    const rs = runs.filter((r) => r.case === c.name && r.server === name);
+    const rs = resultsOf(runs, c.name, name);
     summary[c.name][name] = {
       reqPerSec: median(rs.map((r) => r.reqPerSec)),
       p50Us: c.pipeline ? null : median(rs.map((r) => r.p50Us)),

@@ -79,3 +79,30 @@ export function processCpuMs(pid) {
 
 /** `names` in the order run `run` visits them: rotated by one each run, so that no server always goes first. */
 export const rotated = (names, run) => names.slice(run % names.length).concat(names.slice(0, run % names.length));
+
+/**
+ * Every case against every server, `runs` times, each run visiting the
+ * servers in a rotated order (a fresh server process per visit); `line(r)`
+ * says one result on stdout. Returns the results, `{ run, server, case, ...r }`.
+ */
+export async function interleaved({ runs, servers, cases, start, measure, line }) {
+  const out = [];
+  for (let run = 0; run < runs; run++) {
+    for (const name of rotated(servers, run)) {
+      const srv = await start(name);
+      try {
+        for (const c of cases) {
+          const r = await measure(srv, c);
+          out.push({ run, server: name, case: c.name, ...r });
+          console.log(`run ${run} ${name.padEnd(17)} ${c.name.padEnd(20)} ${line(r)}`);
+        }
+      } finally {
+        await srv.stop();
+      }
+    }
+  }
+  return out;
+}
+
+/** The results of one case and server. */
+export const resultsOf = (results, caseName, server) => results.filter((r) => r.case === caseName && r.server === server);

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { load1, median, processCpuMs, rotated, writeResults } from './lib.mjs';
+import { interleaved, load1, median, processCpuMs, resultsOf, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -95,27 +95,20 @@ async function load(srv, c) {
 }
 
 const loadBefore = load1();
-const runs = [];
-for (let run = 0; run < RUNS; run++) {
-  for (const name of rotated(Object.keys(servers), run)) {
-    const srv = await startServer(name);
-    try {
-      for (const c of cases) {
-        const r = await load(srv, c);
-        runs.push({ run, server: name, case: c.name, ...r });
-        console.log(`run ${run} ${name.padEnd(13)} ${c.name.padEnd(36)} ${String(Math.round(r.msgsPerSec)).padStart(8)} msg/s  p50 ${r.p50Us} us  p99 ${r.p99Us} us  server ${r.serverCpuUsPerMsg.toFixed(2)} us CPU/msg  errors ${r.errors}`);
-      }
-    } finally {
-      await srv.stop();
-    }
-  }
-}
+const runs = await interleaved({
+  runs: RUNS,
+  servers: Object.keys(servers),
+  cases,
+  start: startServer,
+  measure: load,
+  line: (r) => `${String(Math.round(r.msgsPerSec)).padStart(8)} msg/s  p50 ${r.p50Us} us  p99 ${r.p99Us} us  server ${r.serverCpuUsPerMsg.toFixed(2)} us CPU/msg  errors ${r.errors}`,
+});
 
 const summary = {};
 for (const c of cases) {
   summary[c.name] = {};
   for (const name of Object.keys(servers)) {
-    const rs = runs.filter((r) => r.case === c.name && r.server === name);
+    const rs = resultsOf(runs, c.name, name);
     summary[c.name][name] = {
       msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
       p50Us: median(rs.map((r) => r.p50Us)),
