@@ -12,15 +12,11 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { interleaved, load1, median, processCpuMs, resultsOf, writeResults } from './lib.mjs';
+import { interleaved, load1, median, option, processCpuMs, resultsOf, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = option;
 const RUNS = Number(opt('runs', 3));
 const SECONDS = Number(opt('seconds', 3));
 const WARMUP_S = 1;

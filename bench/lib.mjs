@@ -106,3 +106,10 @@ export async function interleaved({ runs, servers, cases, start, measure, line }
 
 /** The results of one case and server. */
 export const resultsOf = (results, caseName, server) => results.filter((r) => r.case === caseName && r.server === server);
+
+/** `--name value` from the command line, or `dflt`. */
+export function option(name, dflt) {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+}

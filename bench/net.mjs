@@ -15,15 +15,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { interleaved, load1, median, processCpuMs, resultsOf, writeResults } from './lib.mjs';
+import { interleaved, load1, median, option, processCpuMs, resultsOf, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = option;
 const RUNS = Number(opt('runs', 3));
 const SECONDS = Number(opt('seconds', 3));
 const WARMUP = 1;
