@@ -11,8 +11,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import { interleaved, load1, median, option, processCpuMs, resultsOf, writeResults } from './lib.mjs';
+import { interleaved, load1, median, option, processCpuMs, resultsOf, startPinned, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -50,24 +49,7 @@ const cases = [
 let nextPort = 19300;
 async function startServer(name) {
   const port = nextPort++;
-  const [cmd, ...rest] = servers[name](port);
-  const child = spawn('taskset', ['-c', String(SERVER_CPU), cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
-  await new Promise((resolve, reject) => {
-    lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
-  });
-  // taskset execs the server: its pid is the child's
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      clearTimeout(t);
-    },
-  };
+  return { port, ...(await startPinned(name, String(SERVER_CPU), servers[name](port))) };
 }
 
 function wrk(port, conns, seconds, pipeline) {

@@ -3,6 +3,7 @@
 // summarised by their median, and written under bench/results/ with the
 // exact command and what else the machine was doing.
 import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, relative } from 'node:path';
@@ -112,4 +113,28 @@ export function option(name, dflt) {
   const argv = process.argv.slice(2);
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : dflt;
+}
+
+/**
+ * Starts a server process under `taskset -c cpus` (taskset execs it: the
+ * child's pid is the server's) and resolves once it printed "ready";
+ * `stop()` sends SIGTERM (SIGKILL after 3 s) and waits for the exit.
+ */
+export async function startPinned(name, cpus, argv, env = process.env) {
+  const [cmd, ...rest] = argv;
+  const child = spawn('taskset', ['-c', cpus, cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const lines = createInterface({ input: child.stdout });
+  await new Promise((resolve, reject) => {
+    lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
+  });
+  return {
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      clearTimeout(t);
+    },
+  };
 }

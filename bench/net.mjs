@@ -14,8 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
-import { interleaved, load1, median, option, processCpuMs, resultsOf, writeResults } from './lib.mjs';
+import { interleaved, load1, median, option, processCpuMs, resultsOf, startPinned, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -54,22 +53,8 @@ let nextPort = 19100;
 async function startServer(name, extraEnv = {}) {
   const port = nextPort++;
   if (name === 'gatio-nospin') extraEnv = { ...extraEnv, GATIO_BENCH_SPIN: '0' };
-  const [cmd, ...rest] = servers[name](port);
   const cpus = name === 'gatio-io+exec' ? `${SERVER_CPU},${LOAD_CPU}` : String(SERVER_CPU);
-  const child = spawn('taskset', ['-c', cpus, cmd, ...rest], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } });
-  const lines = createInterface({ input: child.stdout });
-  await new Promise((resolve, reject) => {
-    lines.once('line', (l) => (l.startsWith('ready') ? resolve() : reject(new Error(`${name}: ${l}`))));
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready`)));
-  });
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-    },
-  };
+  return { port, ...(await startPinned(name, cpus, servers[name](port), { ...process.env, ...extraEnv })) };
 }
 
 /** One measured run of `c` against a running server. */
