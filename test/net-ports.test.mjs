@@ -64,6 +64,9 @@ test('validation: an HTTP port\'s options, each mistake with its path; an HTTP p
   // Sizes as strings, defaults for the rest; UDP beside HTTP on one number is fine.
   const ok = validateConfig({ ports: [{ port: 9104, protocol: 'http', handler: 'site', http: { maxBody: '1mb', headersTimeout: 1000 } }, { port: 9104, protocol: 'udp', handler: 'u' }] }, topo);
   assert.equal(ok.errors, []);
+  // gatio plan shows what the port gets
+  const text = formatPlan(plan(topo, { ports: [{ port: 9104, protocol: 'http', handler: 'site', http: { maxBody: '1MiB', headersTimeout: 1500 } }] }));
+  assert.match(text, /http:9104: headers 16 KiB \/ 2000, URL 8 KiB, body 1 MiB; timeouts: headers 1500 ms, request 300 s, keep-alive 5 s/);
 });
 
 test('validation: a driver that cannot serve a port is named (exec drivers own no sockets)', () => {

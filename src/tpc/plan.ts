@@ -154,6 +154,15 @@ export function formatPlan(p: Plan): string {
         ]),
       ]),
     );
+    // An HTTP port's limits and timeouts (docs/http.md), one line each.
+    for (const q of p.ports) {
+      const h = q.options.http;
+      if (!h) continue;
+      const s = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
+      out.push(
+        `${q.key}: headers ${formatSize(h.maxHeaderBytes)} / ${h.maxHeaders}, URL ${formatSize(h.maxUrl)}, body ${formatSize(h.maxBody)}; timeouts: headers ${s(h.headersTimeout)}, request ${s(h.requestTimeout)}, keep-alive ${s(h.keepAliveTimeout)}`,
+      );
+    }
   }
   if (p.reserved.length > 0) out.push('', `reserved (no drivers): core${p.reserved.length === 1 ? '' : 's'} ${formatList(p.reserved)}`);
   if (p.warnings.length > 0) out.push('', 'warnings:', ...formatIssues(p.warnings).split('\n').map((l) => `  ${l}`));
