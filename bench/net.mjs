@@ -18,11 +18,10 @@ import { interleaved, load1, median, option, processCpuMs, resultsOf, startPinne
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const opt = option;
-const RUNS = Number(opt('runs', 3));
-const SECONDS = Number(opt('seconds', 3));
+const RUNS = Number(option('runs', 3));
+const SECONDS = Number(option('seconds', 3));
 const WARMUP = 1;
-const OUT = opt('out', join(root, 'bench', 'results', 'net.json'));
+const OUT = option('out', join(root, 'bench', 'results', 'net.json'));
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
 

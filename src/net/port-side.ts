@@ -230,8 +230,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     const text = typeof bytes === 'string';
     if (!text && !(bytes instanceof Uint8Array)) throw new TypeError('TcpConnection.write: expected a Uint8Array (or Buffer) or a string');
     // (a string's length: at most its UTF-8 size, good enough for the highWater check)
-    const ok = this.queued(c) + bytes.length < (this.serverOf(c)?.highWater ?? 1 << 20);
-    if (!ok) c.wantDrain = true;
+    const ok = this.admit(c, bytes.length);
     if (text) this.stageText(c, bytes, c.wantDrain);
     else this.stageSend(c, bytes, c.wantDrain);
     this.queuedOne();
@@ -240,11 +239,16 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
 
   writeParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined): boolean {
     if (c.state !== 'open') return false;
-    const n = prefix.length + text.length + (body === undefined ? 0 : body.length);
-    const ok = this.queued(c) + n < (this.serverOf(c)?.highWater ?? 1 << 20);
-    if (!ok) c.wantDrain = true;
+    const ok = this.admit(c, prefix.length + text.length + (body === undefined ? 0 : body.length));
     this.stageParts(c, prefix, text, body, c.wantDrain);
     this.queuedOne();
+    return ok;
+  }
+
+  /** write()'s answer for `n` more bytes: below the port's highWater; past it, a drain is wanted. */
+  private admit(c: TcpConnection, n: number): boolean {
+    const ok = this.queued(c) + n < (this.serverOf(c)?.highWater ?? 1 << 20);
+    if (!ok) c.wantDrain = true;
     return ok;
   }
 

@@ -52,6 +52,7 @@ export function handlerFor(name: string, protocol: Protocol, key: string): Handl
 }
 
 const EVENTS = 4096;
+const NO_BYTES = new Uint8Array(0);
 const SLOTS = 65536;
 const STAGING = 256 * 1024;
 
@@ -189,20 +190,19 @@ export class NetReactor extends PortSide {
 
   /** Encodes the string straight into the staging area (no intermediate bytes). */
   protected override stageText(c: TcpConnection, text: string, wantDrain: boolean): void {
-    const max = text.length * 3; // UTF-8 bytes of a string of this many UTF-16 units, at most
-    if (max > STAGING) return super.stageText(c, text, wantDrain);
-    if (this.#stageOff + max > STAGING) this.#flushStaging();
-    const at = this.#staging.offset + this.#stageOff;
-    const n = this.#bytes.utf8Write(text, at, max);
-    this.#ring.net(OP_NET_SEND, c.id, at, n, wantDrain ? SEND_WANT_DRAIN : 0);
-    this.#stageOff += (n + 7) & ~7;
-    this.countStaged(c, n);
+    if (text.length * 3 > STAGING) return super.stageText(c, text, wantDrain);
+    this.#inPlace(c, NO_BYTES, text, undefined, wantDrain, text.length * 3);
   }
 
   /** The three pieces copied and encoded back to back into the staging area: one command. */
   protected override stageParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined, wantDrain: boolean): void {
     const max = prefix.length + text.length * 3 + (body === undefined ? 0 : typeof body === 'string' ? body.length * 3 : body.length);
     if (max > STAGING) return super.stageParts(c, prefix, text, body, wantDrain);
+    this.#inPlace(c, prefix, text, body, wantDrain, max);
+  }
+
+  /** Stages bytes, a string and a body (at most `max` bytes in all, <= STAGING) contiguously, as one OP_NET_SEND. */
+  #inPlace(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined, wantDrain: boolean, max: number): void {
     if (this.#stageOff + max > STAGING) this.#flushStaging();
     const at = this.#staging.offset + this.#stageOff;
     this.u8.set(prefix, at);

@@ -30,6 +30,27 @@ const REQ = Symbol('gatio.req');
 const BODY = Symbol('gatio.body');
 const INIT = Symbol('gatio.init');
 
+/** Every method and getter of `real` that `lazy` does not define itself: on the real object, built by `make` on first use. */
+function delegateTheRest<T>(lazy: object, real: object, make: (self: T) => object): void {
+  for (const key of Object.getOwnPropertyNames(real)) {
+    if (key === 'constructor' || Object.prototype.hasOwnProperty.call(lazy, key)) continue;
+    const d = Object.getOwnPropertyDescriptor(real, key)!;
+    if (typeof d.value === 'function') {
+      Object.defineProperty(lazy, key, {
+        value(this: T, ...a: unknown[]) {
+          return (make(this) as Record<string, (...x: unknown[]) => unknown>)[key]!(...a);
+        },
+      });
+    } else if (d.get) {
+      Object.defineProperty(lazy, key, {
+        get(this: T) {
+          return (make(this) as Record<string, unknown>)[key];
+        },
+      });
+    }
+  }
+}
+
 // ---- the request -------------------------------------------------------------------------
 
 interface LazyRequest {
@@ -108,12 +129,7 @@ const LazyRequestProto = Object.create(RealRequest.prototype, {
   },
 });
 // Everything else Request has (body, clone, formData, blob, cache, ...): from the real one.
-for (const key of Object.getOwnPropertyNames(RealRequest.prototype)) {
-  if (key === 'constructor' || Object.prototype.hasOwnProperty.call(LazyRequestProto, key)) continue;
-  const d = Object.getOwnPropertyDescriptor(RealRequest.prototype, key)!;
-  if (typeof d.value === 'function') Object.defineProperty(LazyRequestProto, key, { value(this: LazyRequest, ...a: unknown[]) { return (realRequest(this) as unknown as Record<string, (...x: unknown[]) => unknown>)[key]!(...a); } });
-  else if (d.get) Object.defineProperty(LazyRequestProto, key, { get(this: LazyRequest) { return (realRequest(this) as unknown as Record<string, unknown>)[key]; } });
-}
+delegateTheRest(LazyRequestProto, RealRequest.prototype, realRequest);
 
 function lazyRequest(req: HttpRequest): Request {
   const r = Object.create(LazyRequestProto) as LazyRequest;
@@ -164,12 +180,7 @@ LazyResponse.prototype = Object.create(RealResponse.prototype, {
     },
   },
 });
-for (const key of Object.getOwnPropertyNames(RealResponse.prototype)) {
-  if (key === 'constructor' || Object.prototype.hasOwnProperty.call(LazyResponse.prototype, key)) continue;
-  const d = Object.getOwnPropertyDescriptor(RealResponse.prototype, key)!;
-  if (typeof d.value === 'function') Object.defineProperty(LazyResponse.prototype, key, { value(this: LazyResponse, ...a: unknown[]) { return (realResponse(this) as unknown as Record<string, (...x: unknown[]) => unknown>)[key]!(...a); } });
-  else if (d.get) Object.defineProperty(LazyResponse.prototype, key, { get(this: LazyResponse) { return (realResponse(this) as unknown as Record<string, unknown>)[key]; } });
-}
+delegateTheRest(LazyResponse.prototype, RealResponse.prototype, realResponse);
 Object.defineProperty(LazyResponse.prototype, 'constructor', { value: LazyResponse });
 for (const k of ['json', 'error', 'redirect'] as const) (LazyResponse as unknown as Record<string, unknown>)[k] = (RealResponse as unknown as Record<string, unknown>)[k];
 

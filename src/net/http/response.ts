@@ -1,19 +1,15 @@
 // A response as the fast handler writes it: status(), header(), write(),
-// end(). The head is one string built once; a response ended in one go
+// end(). The head is the status line and Date (cached bytes, per status and
+// second) and the rest as one string; a response ended in one go
 // (`res.end(body)`) is one write of head and body, and everything a turn
 // writes to a connection leaves in one send (the port layer's cork).
 // Framing is chosen here: Content-Length when the body is known at end(),
 // chunked when write() streams to an HTTP/1.1 client, close-delimited to
 // an HTTP/1.0 one; none for HEAD, 1xx, 204 and 304.
+import type { HttpRequest } from './request.js';
 
-/** "Content-Length: n\r\n", the small ones kept (flat strings: no concatenation per response) */
-const LENGTHS: string[] = [];
-/** "Content-Length: n\r\n\r\n": the whole rest of the common head */
+/** "Content-Length: n\r\n\r\n" for small n: the whole rest of the common head, kept (a flat string: no concatenation per response) */
 const HEAD_ENDS: string[] = [];
-function contentLength(n: number): string {
-  if (n >= 4096) return `Content-Length: ${n}\r\n`;
-  return (LENGTHS[n] ??= `Content-Length: ${n}\r\n`);
-}
 
 /** Where a response's bytes go, in order with the connection's other responses (server.ts). */
 export interface ResponseSink {
@@ -54,7 +50,7 @@ export class HttpResponse {
   /** @internal the connection is gone, or the server answered for the handler (a timeout): writes go nowhere */
   aborted = false;
   /** @internal its request (none for a refusal of a bad request) */
-  req: import('./request.js').HttpRequest | null = null;
+  req: HttpRequest | null = null;
   /** @internal the next response on the connection (pipelining: answered in order) */
   next: HttpResponse | null = null;
   /** @internal bytes written before the responses ahead of it ended */
@@ -180,9 +176,9 @@ export class HttpResponse {
       const bodyless = this.#bodyless();
       const n = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       let framing = '';
-      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = contentLength(n);
+      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = `Content-Length: ${n}\r\n`;
       // The common head (no headers of the handler's, keep-alive, a short body) is one cached string.
-      const rest = this.#headers === '' && !this.close && !this.#http10 && framing !== '' && n < 4096 ? (HEAD_ENDS[n] ??= `Content-Length: ${n}\r\n\r\n`) : this.#headRest(framing);
+      const rest = this.#headers === '' && !this.close && !this.#http10 && framing !== '' && n < 4096 ? (HEAD_ENDS[n] ??= framing + '\r\n') : this.#headRest(framing);
       this.sink.outParts(this, this.sink.prefix(this.#status), rest, bodyless || n === 0 ? undefined : body);
     } else if (!this.#bodyless() && this.#chunked) this.sink.out(this, '0\r\n\r\n');
     this.sink.finish(this, this.close);

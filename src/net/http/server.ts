@@ -17,7 +17,7 @@ import type { TcpHandlers } from '../handlers.js';
 import type { HandlerErrorSink } from '../errors.js';
 import { HttpRequest, type BodySource } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
-import { statusLine } from './status.js';
+import { reasonPhrase, statusLine } from './status.js';
 import { RECORDS_AT, Rec, methodOf, wireFor, type Wire } from './wire.js';
 
 export interface HttpHandlerSet {
@@ -380,42 +380,42 @@ export class HttpServer {
       // reported once is enough
     }
     if (res.finished && !res.aborted) return;
-    if (!res.replace(500, 'Internal Server Error')) st.conn.close();
+    if (!res.replace(500, reasonPhrase(500))) st.conn.close();
   }
 
   #tooLarge(st: HttpConn, req: HttpRequest): void {
     this.stats.parseErrors++;
-    req.abort(Object.assign(new Error(`${this.key}: the request body is larger than http.maxBody (${this.options.maxBody} bytes)`), { code: 'GATIO_HTTP_BODY_TOO_LARGE' }));
+    this.#abandon(st, req, 413, Object.assign(new Error(`${this.key}: the request body is larger than http.maxBody (${this.options.maxBody} bytes)`), { code: 'GATIO_HTTP_BODY_TOO_LARGE' }));
+  }
+
+  /** A request the parser refused: its status (after the responses ahead of it), then the connection ends. */
+  #refuse(st: HttpConn, status: number, code: string, reason: string): void {
+    this.stats.parseErrors++;
+    const req = st.reading;
+    // The bad bytes were in the body of a request already handed to its handler.
+    if (req && !req.ended) return this.#abandon(st, req, status, Object.assign(new Error(`${this.key}: bad request (${code}): ${reason}`), { code: 'GATIO_HTTP_BAD_REQUEST' }));
+    st.reading = null;
+    st.dead = true;
+    this.#answer(st, status, reasonPhrase(status));
+  }
+
+  /**
+   * The request whose body is arriving cannot be completed (too large,
+   * malformed): nothing more is read; its own response becomes the refusal
+   * (one queued behind it would wait for a handler that lost its body), or
+   * closes the connection if its head went out; answered already, the
+   * connection ends after what is queued.
+   */
+  #abandon(st: HttpConn, req: HttpRequest, status: number, why: Error): void {
+    req.abort(why);
     st.reading = null;
     st.dead = true;
     st.closing = true;
     let res = st.head;
     while (res && res.req !== req) res = res.next;
-    if (!res || res.finished) {
-      if (!st.head) st.endOurSide(); // answered already: the connection ends after what is queued
-    } else if (!res.replace(413, 'Payload Too Large')) st.conn.close();
-  }
-
-  /** A request the parser refused: its status (after the responses ahead of it), then the connection ends. */
-  #refuse(st: HttpConn, status: number, _code: string, reason: string): void {
-    this.stats.parseErrors++;
-    const text = statusLine(status).slice(13, -2);
-    const req = st.reading;
-    st.reading = null;
-    st.dead = true;
-    if (req && !req.ended) {
-      // The bad bytes were in this request's body: its response is the refusal
-      // (a separate one queued behind it would wait for a handler that lost its body).
-      req.abort(Object.assign(new Error(`${this.key}: bad request: ${reason}`), { code: 'GATIO_HTTP_BAD_REQUEST' }));
-      let res = st.head;
-      while (res && res.req !== req) res = res.next;
-      if (res && !res.finished) {
-        if (!res.replace(status, text)) st.conn.close(); // the head went out already: only closing can say it
-        st.closing = true;
-        return;
-      }
-    }
-    this.#answer(st, status, text);
+    if (res && !res.finished) {
+      if (!res.replace(status, reasonPhrase(status))) st.conn.close();
+    } else if (!st.head) st.endOurSide();
   }
 
   /** Queues a response the server writes itself (a refusal), closing the connection after it. */
@@ -452,7 +452,7 @@ export class HttpServer {
         if (t - res.start <= o.requestTimeout) continue;
         this.stats.requestTimeouts++;
         res.req?.abort(timeoutError(this.key, `the request was not answered within http.requestTimeout (${o.requestTimeout} ms)`));
-        if (!res.replace(408, 'Request Timeout')) st.conn.close();
+        if (!res.replace(408, reasonPhrase(408))) st.conn.close();
         st.dead = true;
       } else if (st.phase !== 0) {
         if (t - st.headStart <= (st.phase === 1 ? o.headersTimeout : o.requestTimeout)) continue;
@@ -460,7 +460,7 @@ export class HttpServer {
         else this.stats.requestTimeouts++;
         st.reading?.abort(timeoutError(this.key, 'the request did not arrive in time'));
         st.reading = null;
-        this.#answer(st, 408, 'Request Timeout');
+        this.#answer(st, 408, reasonPhrase(408));
         st.dead = true;
       } else if (t - st.idleSince > o.keepAliveTimeout) {
         this.stats.idleTimeouts++;
