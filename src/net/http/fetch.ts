@@ -21,8 +21,12 @@ export interface FetchContext {
   passThroughOnException(): void;
 }
 
-const RealRequest = globalThis.Request;
-const RealResponse = globalThis.Response;
+// Node's Request and Response (undici, loaded on first touch): taken, and
+// the lazy versions built, only when a fetch handler is set up (setup()),
+// so that a driver serving no fetch handler never loads undici.
+let RealRequest: typeof Request;
+let RealResponse: typeof Response;
+let LazyRequestProto: object;
 type BodyInit = ConstructorParameters<typeof Response>[0];
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 const REAL = Symbol('gatio.real');
@@ -76,60 +80,63 @@ function realRequest(r: LazyRequest): Request {
   return (r[REAL] = new RealRequest(r.url, init));
 }
 
-const LazyRequestProto = Object.create(RealRequest.prototype, {
-  method: {
-    get(this: LazyRequest) {
-      return this[REQ].method;
+function buildRequestProto(): object {
+  const proto = Object.create(RealRequest.prototype, {
+    method: {
+      get(this: LazyRequest) {
+        return this[REQ].method;
+      },
     },
-  },
-  url: {
-    get(this: LazyRequest & { _url?: string }) {
-      if (this._url === undefined) {
-        const req = this[REQ];
-        const u = req.url;
-        // (an absolute-form target is the URL; else the Host header names the authority)
-        this._url = authorityEnd(u) > 0 ? u : `http://${req.header('host') ?? `localhost:${req.conn.localPort}`}${u}`;
-      }
-      return this._url;
+    url: {
+      get(this: LazyRequest & { _url?: string }) {
+        if (this._url === undefined) {
+          const req = this[REQ];
+          const u = req.url;
+          // (an absolute-form target is the URL; else the Host header names the authority)
+          this._url = authorityEnd(u) > 0 ? u : `http://${req.header('host') ?? `localhost:${req.conn.localPort}`}${u}`;
+        }
+        return this._url;
+      },
     },
-  },
-  headers: {
-    get(this: LazyRequest & { _headers?: Headers }) {
-      return (this._headers ??= new Headers(this[REQ].headerList()));
+    headers: {
+      get(this: LazyRequest & { _headers?: Headers }) {
+        return (this._headers ??= new Headers(this[REQ].headerList()));
+      },
     },
-  },
-  signal: {
-    get(this: LazyRequest) {
-      return this[REQ].signal;
+    signal: {
+      get(this: LazyRequest) {
+        return this[REQ].signal;
+      },
     },
-  },
-  bodyUsed: {
-    get(this: LazyRequest & { _used?: boolean }) {
-      return this._used === true || (this[REAL]?.bodyUsed ?? false);
+    bodyUsed: {
+      get(this: LazyRequest & { _used?: boolean }) {
+        return this._used === true || (this[REAL]?.bodyUsed ?? false);
+      },
     },
-  },
-  text: {
-    value(this: LazyRequest & { _used?: boolean }) {
-      this._used = true;
-      return this[REQ].text();
+    text: {
+      value(this: LazyRequest & { _used?: boolean }) {
+        this._used = true;
+        return this[REQ].text();
+      },
     },
-  },
-  json: {
-    value(this: LazyRequest & { _used?: boolean }) {
-      this._used = true;
-      return this[REQ].json();
+    json: {
+      value(this: LazyRequest & { _used?: boolean }) {
+        this._used = true;
+        return this[REQ].json();
+      },
     },
-  },
-  arrayBuffer: {
-    async value(this: LazyRequest & { _used?: boolean }) {
-      this._used = true;
-      const b = await this[REQ].body();
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    arrayBuffer: {
+      async value(this: LazyRequest & { _used?: boolean }) {
+        this._used = true;
+        const b = await this[REQ].body();
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      },
     },
-  },
-});
-// Everything else Request has (body, clone, formData, blob, cache, ...): from the real one.
-delegateTheRest(LazyRequestProto, RealRequest.prototype, realRequest);
+  });
+  // Everything else Request has (body, clone, formData, blob, cache, ...): from the real one.
+  delegateTheRest(proto, RealRequest.prototype, realRequest);
+  return proto;
+}
 
 function lazyRequest(req: HttpRequest): Request {
   const r = Object.create(LazyRequestProto) as LazyRequest;
@@ -162,30 +169,41 @@ function LazyResponse(this: LazyResponse, body?: unknown, init?: ResponseInit): 
   this[INIT] = init;
   if (!light(body)) realResponse(this); // a stream, a Blob, FormData, ...: the real one now (it checks them)
 }
-LazyResponse.prototype = Object.create(RealResponse.prototype, {
-  status: {
-    get(this: LazyResponse) {
-      return this[REAL] ? this[REAL].status : (this[INIT]?.status ?? 200);
+function buildResponseProto(): void {
+  LazyResponse.prototype = Object.create(RealResponse.prototype, {
+    status: {
+      get(this: LazyResponse) {
+        return this[REAL] ? this[REAL].status : (this[INIT]?.status ?? 200);
+      },
     },
-  },
-  ok: {
-    get(this: LazyResponse) {
-      const s = (this as unknown as Response).status;
-      return s >= 200 && s < 300;
+    ok: {
+      get(this: LazyResponse) {
+        const s = (this as unknown as Response).status;
+        return s >= 200 && s < 300;
+      },
     },
-  },
-  headers: {
-    get(this: LazyResponse) {
-      return realResponse(this).headers;
+    headers: {
+      get(this: LazyResponse) {
+        return realResponse(this).headers;
+      },
     },
-  },
-});
-delegateTheRest(LazyResponse.prototype, RealResponse.prototype, realResponse);
-Object.defineProperty(LazyResponse.prototype, 'constructor', { value: LazyResponse });
-for (const k of ['json', 'error', 'redirect'] as const) (LazyResponse as unknown as Record<string, unknown>)[k] = (RealResponse as unknown as Record<string, unknown>)[k];
+  });
+  delegateTheRest(LazyResponse.prototype, RealResponse.prototype, realResponse);
+  Object.defineProperty(LazyResponse.prototype, 'constructor', { value: LazyResponse });
+  for (const k of ['json', 'error', 'redirect'] as const) (LazyResponse as unknown as Record<string, unknown>)[k] = (RealResponse as unknown as Record<string, unknown>)[k];
+}
+
+function setup(): void {
+  if (RealRequest) return;
+  RealRequest = globalThis.Request;
+  RealResponse = globalThis.Response;
+  LazyRequestProto = buildRequestProto();
+  buildResponseProto();
+}
 
 /** Makes `new Response()` on this thread a LazyResponse (once). */
 export function installLazyResponse(): void {
+  setup();
   if (globalThis.Response !== (LazyResponse as unknown)) globalThis.Response = LazyResponse as unknown as typeof Response;
 }
 
@@ -230,6 +248,7 @@ async function writeStream(res: HttpResponse, body: ReadableStream<Uint8Array>):
 
 /** Writes a Response to the fast handler's response. */
 export async function writeResponse(res: HttpResponse, r: Response): Promise<void> {
+  setup();
   if (!(r instanceof RealResponse)) throw new TypeError(`the fetch handler returned ${r === null ? 'null' : typeof r}, not a Response`);
   const lazy = r as unknown as LazyResponse;
   if (Object.getPrototypeOf(r) === LazyResponse.prototype) {
