@@ -2,6 +2,9 @@
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { Router, rendezvous } from '../dist/internals.js';
+import { start, topology, pinThread, threadBinding } from '../dist/index.js';
+import { TASKS } from './_runtime-support.mjs';
+import { skip } from './_support.mjs';
 
 // Two TPCs of three JS drivers and one io driver each.
 const targets = [0, 1, 2, 3, 4, 5, 6, 7].map((id) => ({ id, tpc: id < 4 ? 0 : 1, runsTasks: id % 4 !== 3 }));
@@ -81,6 +84,30 @@ test('direct routing and its errors', () => {
 
 test('rendezvous is deterministic', () => {
   assert.is(rendezvous('abc', [1, 2, 3]), rendezvous('abc', [3, 2, 1]));
+});
+
+test('a spawn passes over the driver on the CPU the main thread is on now, not where it was at the last result', async () => {
+  // Two drivers and no spare CPU: the main thread shares CPUs with them. A
+  // spawn to the driver on its own CPU waits for the main thread's spin; the
+  // router avoids that one when the other is as good. The main thread moves
+  // between calls (here by pinning; the kernel moves it when it wakes).
+  const pus = topology().allowed.pus;
+  if (pus.length !== 2) return skip('avoiding the main thread\'s CPU', `needs exactly 2 allowed CPUs, so that two drivers leave no spare one (has ${pus.length})`);
+  const before = threadBinding().cpus;
+  const rt = await start({ modules: [TASKS], tpcs: [{ node: 0, cores: 2 }] });
+  try {
+    const onPu = new Map(rt.driverStats().map((d) => [d.pu, d.id]));
+    for (let i = 0; i < 6; i++) {
+      const cpu = pus[i % 2];
+      pinThread(cpu);
+      await new Promise((r) => setTimeout(r, 5)); // idle: both drivers have nothing pending
+      const ran = (await rt.spawn('where', [])).info.id;
+      assert.is.not(ran, onPu.get(cpu), `call ${i}: the main thread was on CPU ${cpu}, the task ran on the driver pinned there`);
+    }
+  } finally {
+    await rt.shutdown();
+    pinThread(before);
+  }
 });
 
 test.run();

@@ -600,6 +600,10 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     if (this.closing) return Promise.reject(new ShutdownError(this.stopped ? 'gatio: the runtime has shut down; no new tasks' : 'gatio: the runtime is shutting down; no new tasks'));
     // No flush here: the pump (a microtask after the caller's synchronous
     // code) wakes each parked driver once for the whole burst of spawns.
+    // The first spawn of a burst looks where the main thread runs now: it may
+    // have moved since the last pump (a cold call comes after a wakeup,
+    // which the kernel may have served on another CPU).
+    if (this.mainShares && !this.pumpQueued) this.sharedCpuDriver = this.driverOnPu[native().currentCpu()] ?? -1;
     return this.mailbox.spawn<T>(taskName(task), args, opts, this.sharedCpuDriver);
   }
 
