@@ -14,7 +14,14 @@
 // - tinyOps: tasks/s for `add(a, b)` with up to WINDOW tasks in flight
 // - work1usOps: the same for a task that spins ~1 µs
 // - hotP50/hotP99: µs from call to result, one task at a time, back to back
-// - coldP50/coldP99: µs for one task after 20 ms of idleness (threads parked)
+// - coldP50/coldP99: µs for one task after 20 ms of idleness (threads parked), 200 of them
+//
+// Two more rows when run as root on a kernel with per-CPU PM QoS: gatio-poll
+// (runtime.wakeLatencyUs: 0, the drivers' CPUs poll instead of halting when
+// idle) and piscina-poll (the same for every CPU, through the kernel's
+// /dev/cpu_dma_latency, held by the child): a cold call's wakeup without the
+// idle-state exit (docs/benchmarks.md, "Cold calls").
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { fmt, load1, median, outOption, quantile, runChild, writeResults } from './lib.mjs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +29,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const IMPLS = ['gatio', 'piscina', 'tinypool', 'workerpool'];
+const POLL_IMPLS = ['gatio-poll', 'piscina-poll'];
+/** Why the -poll rows cannot run here, or null. */
+const noPoll = () =>
+  process.getuid?.() !== 0 ? 'they need root' : !existsSync('/sys/devices/system/cpu/cpu0/power/pm_qos_resume_latency_us') ? 'this kernel has no per-CPU PM QoS' : null;
+const IMPLS = ['gatio', 'piscina', 'tinypool', 'workerpool', ...(noPoll() ? [] : POLL_IMPLS)];
 const WINDOW = 1024; // tasks in flight in the throughput runs
 const DEFAULT_OUT = join(here, 'results', 'spawn.json');
 
@@ -50,6 +61,7 @@ if (values.child) {
 async function makePool(impl, threads) {
   const poolWorker = join(here, 'peers', 'pool-worker.mjs');
   switch (impl) {
+    case 'piscina-poll':
     case 'piscina': {
       const { Piscina } = await import('piscina');
       const pool = new Piscina({ filename: pathToFileURL(poolWorker).href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 });
@@ -65,11 +77,13 @@ async function makePool(impl, threads) {
       const pool = workerpool.pool(join(here, 'peers', 'workerpool-worker.mjs'), { minWorkers: threads, maxWorkers: threads, workerType: 'thread' });
       return { run: (name, args) => pool.exec(name, args), close: () => pool.terminate() };
     }
+    case 'gatio-poll':
     case 'gatio': {
       const { start } = await import('gatio');
       const rt = await start({
         tpcs: [{ node: 0, cores: threads }],
         modules: [join(here, 'tasks.mjs')],
+        runtime: impl === 'gatio-poll' ? { wakeLatencyUs: 0 } : {},
       });
       return { run: (name, args) => rt.spawn(name, args), close: () => rt.shutdown({ deadline: 1000 }) };
     }
@@ -109,6 +123,9 @@ async function latencies(pool, count, idleMs) {
 }
 
 async function measure(impl, threads, tasks) {
+  // Every CPU's idle states bounded to 0 µs while this file is open (the kernel drops the request when it closes).
+  const qos = impl === 'piscina-poll' ? openSync('/dev/cpu_dma_latency', 'w') : undefined;
+  if (qos !== undefined) writeSync(qos, Buffer.from(new Int32Array([0]).buffer));
   const pool = await makePool(impl, threads);
   try {
     await throughput(pool, 'add', Math.min(20_000, tasks)); // warm up
@@ -116,10 +133,11 @@ async function measure(impl, threads, tasks) {
     const work1usOps = await throughput(pool, 'work1us', Math.floor(tasks / 2));
     await latencies(pool, 2000, 0); // warm up
     const hot = await latencies(pool, 20_000, 0);
-    const cold = await latencies(pool, 100, 20);
+    const cold = await latencies(pool, 200, 20);
     return { impl, threads, tinyOps, work1usOps, hotP50: hot.p50, hotP99: hot.p99, coldP50: cold.p50, coldP99: cold.p99 };
   } finally {
     await pool.close();
+    if (qos !== undefined) closeSync(qos);
   }
 }
 
@@ -127,6 +145,7 @@ async function orchestrate() {
   const runs = Number(values.runs);
   const threadCounts = values.threads.split(',').map(Number);
   const impls = values.impl ? values.impl.split(',') : IMPLS;
+  if (!values.impl && noPoll()) console.error(`no ${POLL_IMPLS.join('/')} rows: ${noPoll()}`);
   const loadBefore = load1();
   const raw = [];
   for (let r = 0; r < runs; r++) {
@@ -162,7 +181,7 @@ async function orchestrate() {
   console.log('impl        thr  tiny ops/s  (x piscina)  1µs ops/s  (x piscina)  hot p50 µs  hot p99 µs  cold p50 µs  cold p99 µs');
   for (const m of summary) {
     console.log(
-      `${m.impl.padEnd(11)} ${String(m.threads).padStart(3)}  ${fmt(m.tinyOps, 0).padStart(10)}  ${fmt(m.vsPiscina.tinyOps, 2).padStart(11)}  ` +
+      `${m.impl.padEnd(12)}${String(m.threads).padStart(3)}  ${fmt(m.tinyOps, 0).padStart(10)}  ${fmt(m.vsPiscina.tinyOps, 2).padStart(11)}  ` +
         `${fmt(m.work1usOps, 0).padStart(9)}  ${fmt(m.vsPiscina.work1usOps, 2).padStart(11)}  ${fmt(m.hotP50).padStart(10)}  ${fmt(m.hotP99).padStart(10)}  ` +
         `${fmt(m.coldP50).padStart(11)}  ${fmt(m.coldP99).padStart(11)}`,
     );

@@ -12,6 +12,7 @@ import { Arena } from '../tpc/arena.js';
 import { formatList } from '../tpc/cpuset.js';
 import { formatSize, parseSize } from '../tpc/size.js';
 import { topology } from '../tpc/topology.js';
+import { readWakeLatency, wakeLatencyFile } from '../tpc/wake-latency.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -122,8 +123,39 @@ export function doctor(opts: DoctorOptions = {}): DoctorReport {
     ...libraryChecks(versions, numaAvailable),
     nodesCheck(numa),
     ...arenas.map(arenaCheck),
+    wakeLatencyCheck(numa.nodes.filter((x) => x.allowed).flatMap((x) => x.pus)),
   ];
   return { ok: checks.every((c) => c.status !== 'fail'), checks, kernel: release(), uring, versions, memlock, numa, arenas };
+}
+
+// ---- idle states -------------------------------------------------------------
+
+/** CPUs whose wake latency is bounded (runtime.wakeLatencyUs, tpc/wake-latency.ts): set by a runtime now, left by a killed one, or the administrator's. */
+function wakeLatencyCheck(pus: number[]): DoctorCheck {
+  const id = 'cpu.wakeLatency';
+  const title = 'CPU wake latency bounds';
+  const bounded = new Map<number, number[]>();
+  let readable = 0;
+  for (const pu of pus) {
+    let us: number | null;
+    try {
+      us = readWakeLatency(pu);
+    } catch {
+      continue;
+    }
+    readable++;
+    if (us !== null) bounded.set(us, [...(bounded.get(us) ?? []), pu]);
+  }
+  if (readable === 0) return { id, title, status: 'ok', detail: 'no per-CPU PM QoS on this kernel: runtime.wakeLatencyUs cannot be used' };
+  if (bounded.size === 0) return { id, title, status: 'ok', detail: 'none: the kernel chooses the idle states of every CPU (runtime.wakeLatencyUs can bound them while a runtime runs)' };
+  const list = [...bounded].map(([us, cpus]) => `CPU ${formatList(cpus)} at ${us} µs${us === 0 ? ' (they poll when idle)' : ''}`).join(', ');
+  return {
+    id,
+    title,
+    status: 'warn',
+    detail: `${list}: a runtime running with runtime.wakeLatencyUs, one killed before it could undo it, or the administrator's setting`,
+    fix: `if no runtime is running, remove the bound: echo 0 > ${wakeLatencyFile(0).replace('cpu0', 'cpuN')} (for each CPU N)`,
+  };
 }
 
 // ---- io_uring ----------------------------------------------------------------

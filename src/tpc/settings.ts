@@ -39,6 +39,14 @@ export interface RuntimeKnobs {
   mainAffinity?: 'spare' | 'any';
   /** a loop turn longer than this many ms is reported as a stall (the runtime's 'stall' event, with the task); 0: never (default 100) */
   stallMs?: number;
+  /**
+   * While the runtime runs, the drivers' CPUs may only enter idle states
+   * that wake within this many µs (the kernel's per-CPU PM QoS bound; 0:
+   * they poll instead of halting). Parked drivers then wake fast, at the
+   * cost of cores that never power down. Needs root. Default null: the
+   * kernel chooses (wake-latency.ts, docs/runtime.md).
+   */
+  wakeLatencyUs?: number | null;
 }
 
 export interface RuntimeSettings {
@@ -47,7 +55,7 @@ export interface RuntimeSettings {
   knobs: Required<RuntimeKnobs>;
 }
 
-const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity', 'stallMs'] as const;
+const KNOB_KEYS = ['spinUs', 'inboxSlots', 'slotBytes', 'quantumMs', 'spillThreshold', 'restart', 'ringEntries', 'mainAffinity', 'stallMs', 'wakeLatencyUs'] as const;
 const QUEUE_KEYS = ['shares', 'latency'] as const;
 
 const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
@@ -60,6 +68,7 @@ const DEFAULT_KNOBS: Required<RuntimeKnobs> = {
   ringEntries: 256,
   mainAffinity: 'spare',
   stallMs: 100,
+  wakeLatencyUs: null,
 };
 
 const isPow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -129,6 +138,11 @@ export function checkRuntimeSettings(cfg: Record<string, unknown>, error: IssueS
       num('spillThreshold', (n) => Number.isInteger(n) && n >= 0, 'expected a whole number of pending tasks');
       num('ringEntries', (n) => isPow2(n) && n >= 8 && n <= 32768, 'expected a power of two from 8 to 32768');
       num('stallMs', (n) => Number.isFinite(n) && n >= 0 && n <= 3_600_000, 'expected milliseconds from 0 (never) to 3600000');
+      if (r.wakeLatencyUs !== undefined && r.wakeLatencyUs !== null) {
+        const v = r.wakeLatencyUs;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e6) error('runtime.wakeLatencyUs', 'expected whole microseconds from 0 (the cores poll when idle) to 1000000, or null (the kernel chooses)', v);
+        else out.knobs.wakeLatencyUs = v;
+      }
       if (r.mainAffinity !== undefined) {
         if (r.mainAffinity !== 'spare' && r.mainAffinity !== 'any') error('runtime.mainAffinity', 'expected "spare" or "any"', r.mainAffinity);
         else out.knobs.mainAffinity = r.mainAffinity;

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Arena } from '../../tpc/arena.js';
 import { native } from '../../native.js';
 import { pinThread, threadBinding } from '../../tpc/affinity.js';
+import { WakeLatencyLimit } from '../../tpc/wake-latency.js';
 import type { GatioConfig } from '../../tpc/config.js';
 import { plan as makePlan, type Plan } from '../../tpc/plan.js';
 import { topology, type Topology } from '../../tpc/topology.js';
@@ -123,6 +124,7 @@ export async function start(config: GatioConfig = {}, opts: StartOptions = {}): 
     rt.confineMainThread(topo.allowed.pus.filter((pu) => !used.has(pu)));
   }
   try {
+    if (settings.knobs.wakeLatencyUs !== null) rt.boundWakeLatency(settings.knobs.wakeLatencyUs);
     await rt.boot(opts.startTimeoutMs ?? 30_000);
   } catch (err) {
     await rt.shutdown({ deadline: 0 }).catch(() => {});
@@ -158,6 +160,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   private mainShares = true;
   /** driver id by PU */
   private readonly driverOnPu: number[] = [];
+  /** runtime.wakeLatencyUs's bound on the drivers' CPUs, held until shutdown */
+  private wakeLatency: WakeLatencyLimit | undefined;
   /** the driver on the CPU the main thread last ran on: routing passes it over when it can */
   private sharedCpuDriver = -1;
 
@@ -229,6 +233,11 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     this.mailbox.earlyWake = this.layout.settings.knobs.spinUs > 0;
     this.mainAffinity = threadBinding().cpus;
     pinThread(spare);
+  }
+
+  /** runtime.wakeLatencyUs: the drivers' CPUs wake within `us` while the runtime runs (tpc/wake-latency.ts). */
+  boundWakeLatency(us: number): void {
+    this.wakeLatency = new WakeLatencyLimit(this.plan.drivers.map((d) => d.pu), us);
   }
 
   /** Starts every driver thread and waits until all are ready. */
@@ -909,6 +918,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     eventfdClose(this.mainFd);
     for (const a of this.arenas) a.close();
     if (this.mainAffinity) pinThread(this.mainAffinity);
+    this.wakeLatency?.release();
     if (current === this) current = undefined;
     this.stopped = true;
     return { aborted };
