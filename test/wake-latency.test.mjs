@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, doctor, plan, start, topology } from '../dist/index.js';
+import { ConfigError, StartError, doctor, plan, start, topology } from '../dist/index.js';
 import { TASKS } from './_runtime-support.mjs';
-import { root, skip } from './_support.mjs';
+import { fixtures, root, skip } from './_support.mjs';
 
 const file = (cpu) => `/sys/devices/system/cpu/cpu${cpu}/power/pm_qos_resume_latency_us`;
 const read = (cpu) => readFileSync(file(cpu), 'utf8').trim();
@@ -99,6 +99,17 @@ test('a bound in µs is written as such; a process that exits without shutdown()
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout.trim(), '7', 'bounded while it ran');
   assert.is(read(cpu), before, 'restored at exit');
+});
+
+test('a start that fails after bounding (a task module throws at import) puts the bound back', async () => {
+  const cpu = topology().allowed.pus[0];
+  const why = noSysfs(cpu);
+  if (why) return skip('wake latency bound', why);
+  const before = read(cpu);
+  const core = topology().cores.find((c) => c.pus.includes(cpu)).id;
+  const err = await start({ modules: [join(fixtures, 'tasks', 'throws-on-import.mjs')], tpcs: [{ node: 0, cores: [core] }], runtime: { wakeLatencyUs: 3 } }).catch((e) => e);
+  assert.instance(err, StartError);
+  assert.is(read(cpu), before);
 });
 
 test('a bound that cannot be set fails start() naming the CPU and file, and undoes the CPUs already bounded', async () => {
