@@ -489,6 +489,13 @@ for (const mode of ['hybrid', 'io+exec']) {
         assert.is(seen.length, 1);
         assert.match(seen[0].message, /not a Response/);
         assert.match(seen[0].message, /request GET \/not-a-response/);
+        r = await fetch(`${base}/wait-until-fails`);
+        assert.is(await r.text(), 'answered');
+        for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+        assert.is(seen.length, 2, 'the failed waitUntil() is reported as an error event');
+        assert.match(seen[1].message, /waitUntil\(\) of GET \/wait-until-fails/);
+        assert.match(seen[1].message, /background work failed/);
+        assert.is(seen[1].port, `http:${port}`);
       },
       { errors: true },
     );

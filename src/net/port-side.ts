@@ -92,7 +92,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     let http: HttpServer | undefined;
     if (h.protocol === 'http') {
       const x = h.handlers;
-      http = new HttpServer(key, h.name, { request: x.request ? x.request.bind(x) : fetchHandler(x.fetch!.bind(x), key), error: x.error?.bind(x) }, o.http!, this.arena, o.highWater, this.report);
+      http = new HttpServer(key, h.name, { request: x.request ? x.request.bind(x) : fetchHandler(x.fetch!.bind(x), key, h.name, this.report), error: x.error?.bind(x) }, o.http!, this.arena, o.highWater, this.report);
     }
     return {
       src,

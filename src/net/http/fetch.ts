@@ -12,6 +12,7 @@
 // stream; anything else (a stream body, clone(), ...) builds the real one.
 import { authorityEnd, type HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+import type { HandlerErrorSink } from '../errors.js';
 
 export interface FetchContext {
   /** the fast handler's request: remoteAddress, the raw header list, ... */
@@ -271,13 +272,19 @@ export async function writeResponse(res: HttpResponse, r: Response): Promise<voi
 }
 
 /** A fast handler that runs `fetch` (port-side.ts makes one per HTTP port with a fetch handler). */
-export function fetchHandler(fetch: (request: Request, ctx: FetchContext) => Response | Promise<Response>, key: string): (req: HttpRequest, res: HttpResponse) => unknown {
+export function fetchHandler(
+  fetch: (request: Request, ctx: FetchContext) => Response | Promise<Response>,
+  key: string,
+  handlerName: string,
+  report: HandlerErrorSink,
+): (req: HttpRequest, res: HttpResponse) => unknown {
   installLazyResponse();
   return (req, res) => {
     const ctx: FetchContext = {
       request: req,
       waitUntil(p) {
-        Promise.resolve(p).catch((err) => console.error(`gatio: ${key}: a waitUntil() promise of ${req.method} ${req.path} rejected:`, err));
+        // (after the response, maybe: reported like a handler's failure, the 'error' event)
+        Promise.resolve(p).catch((err) => report(key, handlerName, `waitUntil() of ${req.method} ${req.path}`, err));
       },
       passThroughOnException() {},
     };
