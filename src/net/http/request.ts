@@ -6,7 +6,7 @@
 // handler returns gets its own copy of it (one slice), so an async handler
 // may read its headers later.
 import type { TcpConnection } from '../tcp.js';
-import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE, FLAG_UPGRADE } from './wire.js';
+import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FieldAt, HeadAt, REC_SIZE_AT } from './wire.js';
 
 /** What the request's exchange does for it (server.ts implements it). */
 export interface BodySource {
@@ -49,8 +49,8 @@ export class HttpRequest {
     let u = this.#url;
     if (u === undefined) {
       const r = this.rec;
-      const at = this.at + r.readUInt32LE(this.at + 20);
-      this.#url = u = r.latin1Slice(at, at + r.readUInt32LE(this.at + 24));
+      const at = this.at + r.readUInt32LE(this.at + HeadAt.UrlAt);
+      this.#url = u = r.latin1Slice(at, at + r.readUInt32LE(this.at + HeadAt.UrlLength));
     }
     return u;
   }
@@ -78,15 +78,15 @@ export class HttpRequest {
 
   /** "1.1" or "1.0" */
   get httpVersion(): string {
-    return this.rec[this.at + 17] === 0 ? '1.0' : '1.1';
+    return this.rec[this.at + HeadAt.Minor] === 0 ? '1.0' : '1.1';
   }
 
   /** @internal */ get keepAlive(): boolean {
-    return (this.rec[this.at + 1]! & FLAG_KEEP_ALIVE) !== 0;
+    return (this.rec[this.at + HeadAt.Flags]! & FLAG_KEEP_ALIVE) !== 0;
   }
 
   /** @internal */ get expectsContinue(): boolean {
-    return (this.rec[this.at + 1]! & FLAG_EXPECT_CONTINUE) !== 0;
+    return (this.rec[this.at + HeadAt.Flags]! & FLAG_EXPECT_CONTINUE) !== 0;
   }
 
   /**
@@ -94,23 +94,23 @@ export class HttpRequest {
    * (it does not switch protocols) and the connection stays HTTP.
    */
   get upgrade(): boolean {
-    return (this.rec[this.at + 1]! & FLAG_UPGRADE) !== 0;
+    return (this.rec[this.at + HeadAt.Flags]! & FLAG_UPGRADE) !== 0;
   }
 
   /** The body comes chunked (Transfer-Encoding: chunked). */
   get chunked(): boolean {
-    return (this.rec[this.at + 1]! & FLAG_CHUNKED) !== 0;
+    return (this.rec[this.at + HeadAt.Flags]! & FLAG_CHUNKED) !== 0;
   }
 
   /** Content-Length, when the request has one. */
   get contentLength(): number | undefined {
-    const n = this.rec.readDoubleLE(this.at + 8);
+    const n = this.rec.readDoubleLE(this.at + HeadAt.ContentLength);
     return n < 0 ? undefined : n;
   }
 
   /** How many headers the request has. */
   get headerCount(): number {
-    return this.rec.readUInt16LE(this.at + 2);
+    return this.rec.readUInt16LE(this.at + HeadAt.Headers);
   }
 
   /**
@@ -122,9 +122,9 @@ export class HttpRequest {
     const r = this.rec;
     const n = this.headerCount;
     let found: string | undefined;
-    for (let i = 0, s = this.at + 32; i < n; i++, s += 16) {
-      if (r.readUInt32LE(s + 4) !== name.length) continue;
-      const at = this.at + r.readUInt32LE(s);
+    for (let i = 0, s = this.at + HeadAt.Fields; i < n; i++, s += FieldAt.Bytes) {
+      if (r.readUInt32LE(s + FieldAt.NameLength) !== name.length) continue;
+      const at = this.at + r.readUInt32LE(s + FieldAt.NameAt);
       let j = 0;
       while (j < name.length && r[at + j] === name.charCodeAt(j)) j++;
       if (j !== name.length) continue;
@@ -138,9 +138,9 @@ export class HttpRequest {
   headerList(): Array<[string, string]> {
     const r = this.rec;
     const out: Array<[string, string]> = [];
-    for (let i = 0, s = this.at + 32, n = this.headerCount; i < n; i++, s += 16) {
-      const at = this.at + r.readUInt32LE(s);
-      out.push([r.latin1Slice(at, at + r.readUInt32LE(s + 4)), this.#value(s)]);
+    for (let i = 0, s = this.at + HeadAt.Fields, n = this.headerCount; i < n; i++, s += FieldAt.Bytes) {
+      const at = this.at + r.readUInt32LE(s + FieldAt.NameAt);
+      out.push([r.latin1Slice(at, at + r.readUInt32LE(s + FieldAt.NameLength)), this.#value(s)]);
     }
     return out;
   }
@@ -154,8 +154,8 @@ export class HttpRequest {
 
   #value(s: number): string {
     const r = this.rec;
-    const at = this.at + r.readUInt32LE(s + 8);
-    return r.latin1Slice(at, at + r.readUInt32LE(s + 12));
+    const at = this.at + r.readUInt32LE(s + FieldAt.ValueAt);
+    return r.latin1Slice(at, at + r.readUInt32LE(s + FieldAt.ValueLength));
   }
 
   /** The client's address. */
@@ -253,7 +253,7 @@ export class HttpRequest {
 
   /** @internal the record goes away with the next parse: keep a copy */
   detach(): void {
-    const size = this.rec.readUInt32LE(this.at + 4);
+    const size = this.rec.readUInt32LE(this.at + REC_SIZE_AT);
     this.rec = Buffer.from(this.rec.subarray(this.at, this.at + size));
     this.at = 0;
   }

@@ -18,7 +18,7 @@ import type { HandlerErrorSink } from '../errors.js';
 import { HttpRequest, type BodySource } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 import { reasonPhrase, statusLine } from './status.js';
-import { RECORDS_AT, Rec, methodOf, wireFor, type Wire } from './wire.js';
+import { BodyAt, ErrorAt, HeadAt, OutAt, RECORDS_AT, REC_SIZE_AT, Rec, methodOf, wireFor, type Wire } from './wire.js';
 
 export interface HttpHandlerSet {
   /** the fast handler */
@@ -291,7 +291,7 @@ export class HttpServer {
       off += took;
       left -= took;
     }
-    const phase = w.dv.getUint32(4, true);
+    const phase = w.dv.getUint32(OutAt.Phase, true);
     if (phase === 1 && st.phase !== 1) st.headStart = clock;
     st.phase = phase;
   }
@@ -310,8 +310,8 @@ export class HttpServer {
 
   #records(st: HttpConn, base: number): void {
     const out = st.wire.out;
-    const end = RECORDS_AT + out.readUInt32LE(0);
-    for (let p = RECORDS_AT; p < end && !st.dead; p += out.readUInt32LE(p + 4)) {
+    const end = RECORDS_AT + out.readUInt32LE(OutAt.RecordBytes);
+    for (let p = RECORDS_AT; p < end && !st.dead; p += out.readUInt32LE(p + REC_SIZE_AT)) {
       switch (out[p]) {
         case Rec.Head:
           this.#head(st, out, p);
@@ -319,12 +319,12 @@ export class HttpServer {
         case Rec.Body: {
           const req = st.reading;
           if (!req) break;
-          const n = out.readUInt32LE(p + 12);
+          const n = out.readUInt32LE(p + BodyAt.Length);
           if (req.bodyBytes + n > this.options.maxBody) {
             this.#tooLarge(st, req);
             break;
           }
-          req.push(new Uint8Array(this.#arena.buffer, base + out.readUInt32LE(p + 8), n));
+          req.push(new Uint8Array(this.#arena.buffer, base + out.readUInt32LE(p + BodyAt.Offset), n));
           break;
         }
         case Rec.End:
@@ -332,10 +332,10 @@ export class HttpServer {
           st.reading = null;
           break;
         case Rec.Error: {
-          const codeLen = out.readUInt16LE(p + 8);
-          const code = out.latin1Slice(p + 12, p + 12 + codeLen);
-          const reason = out.latin1Slice(p + 12 + codeLen, p + 12 + codeLen + out.readUInt16LE(p + 10));
-          this.#refuse(st, out.readUInt16LE(p + 2), code, reason);
+          const text = p + ErrorAt.Text;
+          const codeEnd = text + out.readUInt16LE(p + ErrorAt.CodeLength);
+          const reason = out.latin1Slice(codeEnd, codeEnd + out.readUInt16LE(p + ErrorAt.ReasonLength));
+          this.#refuse(st, out.readUInt16LE(p + ErrorAt.Status), out.latin1Slice(text, codeEnd), reason);
           break;
         }
       }
@@ -349,15 +349,15 @@ export class HttpServer {
       return;
     }
     this.stats.requests++;
-    const method = methodOf(out, p + out.readUInt32LE(p + 28), out.readUInt16LE(p + 18));
+    const method = methodOf(out, p + out.readUInt32LE(p + HeadAt.MethodAt), out.readUInt16LE(p + HeadAt.MethodLength));
     const req = new HttpRequest(st.conn, st, out, p, method);
     const close = !req.keepAlive || this.#draining;
-    const res = new HttpResponse(st, method === 'HEAD', out[p + 17] === 0, close);
+    const res = new HttpResponse(st, method === 'HEAD', out[p + HeadAt.Minor] === 0, close);
     res.req = req;
     if (close) st.closing = true;
     st.enqueue(res);
     st.reading = req;
-    if (st.wire.dv.getFloat64(p + 8, true) > this.options.maxBody) return this.#tooLarge(st, req); // (-1: no Content-Length)
+    if (st.wire.dv.getFloat64(p + HeadAt.ContentLength, true) > this.options.maxBody) return this.#tooLarge(st, req); // (-1: no Content-Length)
     try {
       const r = this.handlers.request(req, res) as Promise<unknown> | undefined;
       if (r !== undefined && r !== null && typeof r.then === 'function') r.then(undefined, (err) => this.#failed(st, res, err));

@@ -5,7 +5,8 @@
 // end or refusal. A head's header names and values stay bytes until a handler
 // asks for one; body pieces are offsets into the received buffer.
 //
-// Layout (little-endian; http.cc writes the same):
+// Layout (little-endian; http.cc writes the same; the offsets are OutAt,
+// HeadAt, FieldAt, BodyAt and ErrorAt below):
 //   out[0]  u32 bytes of records, out[4] u32 parser phase (0 between
 //           requests, 1 in a head, 2 in a body), records from 16, 8-aligned:
 //   head:   u8 1, u8 flags, u16 headers, u32 size, f64 content length (-1),
@@ -41,7 +42,51 @@ export const FLAG_CHUNKED = 2;
 export const FLAG_EXPECT_CONTINUE = 4;
 export const FLAG_UPGRADE = 8;
 
+/** The record block's own header: bytes of records, the parser's phase; the records follow. */
+export const enum OutAt {
+  RecordBytes = 0,
+  Phase = 4,
+}
 export const RECORDS_AT = 16;
+
+/** Every record: its kind (Rec) at 0, its size at 4. */
+export const REC_SIZE_AT = 4;
+
+export const enum HeadAt {
+  Flags = 1,
+  Headers = 2,
+  ContentLength = 8,
+  Minor = 17,
+  MethodLength = 18,
+  UrlAt = 20,
+  UrlLength = 24,
+  MethodAt = 28,
+  /** the header fields, FieldAt.Bytes each */
+  Fields = 32,
+}
+
+/** One header of a head record (offsets from the record's start). */
+export const enum FieldAt {
+  NameAt = 0,
+  NameLength = 4,
+  ValueAt = 8,
+  ValueLength = 12,
+  Bytes = 16,
+}
+
+export const enum BodyAt {
+  /** in the fed bytes */
+  Offset = 8,
+  Length = 12,
+}
+
+export const enum ErrorAt {
+  Status = 2,
+  CodeLength = 8,
+  ReasonLength = 10,
+  /** the code, then the reason */
+  Text = 12,
+}
 
 export interface NativeHttpWire {
   open(limits: HttpParseLimits): number;
