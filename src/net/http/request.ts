@@ -128,8 +128,7 @@ export class HttpRequest {
       let j = 0;
       while (j < name.length && r[at + j] === name.charCodeAt(j)) j++;
       if (j !== name.length) continue;
-      const v = this.#value(s);
-      found = found === undefined ? v : found + (name === 'cookie' ? '; ' : ', ') + v;
+      found = joinValues(name, found, this.#value(s));
     }
     return found;
   }
@@ -148,7 +147,7 @@ export class HttpRequest {
   /** The headers as an object, like node:http's `req.headers` (repeated ones joined). */
   headers(): Record<string, string> {
     const o: Record<string, string> = {};
-    for (const [k, v] of this.headerList()) o[k] = o[k] === undefined ? v : o[k] + (k === 'cookie' ? '; ' : ', ') + v;
+    for (const [k, v] of this.headerList()) o[k] = joinValues(k, o[k], v);
     return o;
   }
 
@@ -260,6 +259,11 @@ export class HttpRequest {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A repeated header's values as one: joined with ", " (cookie: "; "). */
+function joinValues(name: string, before: string | undefined, value: string): string {
+  return before === undefined ? value : before + (name === 'cookie' ? '; ' : ', ') + value;
+}
 
 /** Where the path of an absolute-form target ("http://host:port/path") starts, or -1 for another form ("*", "host:443"). */
 export function authorityEnd(target: string): number {

@@ -121,10 +121,15 @@ export class HttpResponse {
     return this;
   }
 
-  /** No body may follow this status or method. */
-  #bodyless(): boolean {
+  /** No body may follow this status (1xx, 204, 304). */
+  #bodylessStatus(): boolean {
     const s = this.#status;
-    return this.#head || s < 200 || s === 204 || s === 304;
+    return s < 200 || s === 204 || s === 304;
+  }
+
+  /** No body may follow this status or method (HEAD). */
+  #bodyless(): boolean {
+    return this.#head || this.#bodylessStatus();
   }
 
   /** The head after the cached prefix: the handler's headers, the framing, Connection, the blank line. */
@@ -176,7 +181,8 @@ export class HttpResponse {
       const bodyless = this.#bodyless();
       const n = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       let framing = '';
-      if (!this.#hasLength && !this.#chunked && (!bodyless || (this.#head && this.#status >= 200 && this.#status !== 204 && this.#status !== 304))) framing = `Content-Length: ${n}\r\n`;
+      // (a HEAD response has the Content-Length its GET would have)
+      if (!this.#hasLength && !this.#chunked && !this.#bodylessStatus()) framing = `Content-Length: ${n}\r\n`;
       // The common head (no headers of the handler's, keep-alive, a short body) is one cached string.
       const rest = this.#headers === '' && !this.close && !this.#http10 && framing !== '' && n < 4096 ? (HEAD_ENDS[n] ??= framing + '\r\n') : this.#headRest(framing);
       this.sink.outParts(this, this.sink.prefix(this.#status), rest, bodyless || n === 0 ? undefined : body);

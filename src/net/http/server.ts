@@ -240,14 +240,20 @@ export class HttpServer {
     st.wire.native.close(st.parser);
     // The io driver that owned the socket died: say so (its error); else the client went away (a reset: its errno as the cause).
     const gone = (err as { code?: string } | undefined)?.code === 'GATIO_DRIVER_DIED' ? err! : Object.assign(closedError(this.key), err ? { cause: err } : {});
-    for (let r = st.head; r; r = r.next) {
-      if (!r.finished) this.stats.aborted++;
-      r.aborted = true;
-      r.req?.abort(gone);
-    }
-    if (st.reading && !st.reading.ended) st.reading.abort(gone);
-    st.head = st.tail = st.reading = null;
+    this.#abortInFlight(st, gone);
     this.#drain(st);
+  }
+
+  /** The requests whose responses have not ended, and the body being read, are aborted with `why`; nothing queued goes out. */
+  #abortInFlight(st: HttpConn, why: Error): void {
+    for (let r = st.head; r; r = r.next) {
+      if (r.finished) continue;
+      this.stats.aborted++;
+      r.aborted = true;
+      r.req?.abort(why);
+    }
+    if (st.reading && !st.reading.ended) st.reading.abort(why);
+    st.head = st.tail = st.reading = null;
   }
 
   #drain(st: HttpConn): void {
@@ -263,15 +269,7 @@ export class HttpServer {
    */
   #peerEnded(st: HttpConn): void {
     st.peerEnded = true;
-    const gone = closedError(this.key);
-    for (let r = st.head; r; r = r.next) {
-      if (r.finished) continue;
-      this.stats.aborted++;
-      r.aborted = true;
-      r.req?.abort(gone);
-    }
-    if (st.reading && !st.reading.ended) st.reading.abort(gone);
-    st.head = st.tail = st.reading = null;
+    this.#abortInFlight(st, closedError(this.key));
     st.endOurSide();
   }
 
