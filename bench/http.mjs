@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interleaved, load1, median, option, processCpuMs, resultsOf, startPinned, writeResults } from './lib.mjs';
+import { interleaved, load1, medianOf, option, processCpuMs, startPinned, summarize, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -97,18 +97,13 @@ const runs = await interleaved({
   line: (r) => `${String(Math.round(r.reqPerSec)).padStart(8)} req/s  p50 ${r.p50Us ?? '-'} us  p99 ${r.p99Us ?? '-'} us  ${r.serverCpuUsPerReq.toFixed(2)} us CPU/req${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${r.errors ? `  errors ${r.errors}` : ''}`,
 });
 
-const summary = {};
+const summary = summarize(runs, cases, Object.keys(servers), (rs, c) => ({
+  reqPerSec: medianOf(rs, 'reqPerSec'),
+  p50Us: c.pipeline ? null : medianOf(rs, 'p50Us'),
+  p99Us: c.pipeline ? null : medianOf(rs, 'p99Us'),
+  serverCpuUsPerReq: medianOf(rs, 'serverCpuUsPerReq'),
+}));
 for (const c of cases) {
-  summary[c.name] = {};
-  for (const name of Object.keys(servers)) {
-    const rs = resultsOf(runs, c.name, name);
-    summary[c.name][name] = {
-      reqPerSec: median(rs.map((r) => r.reqPerSec)),
-      p50Us: c.pipeline ? null : median(rs.map((r) => r.p50Us)),
-      p99Us: c.pipeline ? null : median(rs.map((r) => r.p99Us)),
-      serverCpuUsPerReq: median(rs.map((r) => r.serverCpuUsPerReq)),
-    };
-  }
   const s = summary[c.name];
   const ratio = (a, b, f) => (s[a] && s[b] ? s[a][f] / s[b][f] : undefined);
   s.ratios = {

@@ -105,8 +105,21 @@ export async function interleaved({ runs, servers, cases, start, measure, line }
   return out;
 }
 
-/** The results of one case and server. */
-export const resultsOf = (results, caseName, server) => results.filter((r) => r.case === caseName && r.server === server);
+/**
+ * Per case and server, `row(results of that pair, case)`: summary[case][server].
+ * `medianOf(rs, f)` is the usual row's field.
+ */
+export function summarize(results, cases, servers, row) {
+  const summary = {};
+  for (const c of cases) {
+    summary[c.name] = {};
+    for (const name of servers) summary[c.name][name] = row(results.filter((r) => r.case === c.name && r.server === name), c);
+  }
+  return summary;
+}
+
+/** The median of field `f` (a name, or a function of a result) over results. */
+export const medianOf = (rs, f) => median(rs.map(typeof f === 'function' ? f : (r) => r[f]));
 
 /** `--name value` from the command line, or `dflt`. */
 export function option(name, dflt) {

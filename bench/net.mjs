@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { interleaved, load1, median, option, processCpuMs, resultsOf, startPinned, writeResults } from './lib.mjs';
+import { interleaved, load1, medianOf, option, processCpuMs, startPinned, summarize, writeResults } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -84,19 +84,14 @@ const runs = await interleaved({
   line: (r) => `${String(Math.round(r.msgsPerSec)).padStart(8)} msg/s  p50 ${r.p50Us} us  p99 ${r.p99Us} us  server ${r.serverCpuUsPerMsg.toFixed(2)} us CPU/msg  errors ${r.errors}`,
 });
 
-const summary = {};
+const summary = summarize(runs, cases, Object.keys(servers), (rs) => ({
+  msgsPerSec: medianOf(rs, 'msgsPerSec'),
+  p50Us: medianOf(rs, 'p50Us'),
+  p99Us: medianOf(rs, 'p99Us'),
+  serverCpuUsPerMsg: medianOf(rs, 'serverCpuUsPerMsg'),
+  clientCpuShare: medianOf(rs, (r) => r.clientCpuMs / (r.seconds * 1000)),
+}));
 for (const c of cases) {
-  summary[c.name] = {};
-  for (const name of Object.keys(servers)) {
-    const rs = resultsOf(runs, c.name, name);
-    summary[c.name][name] = {
-      msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
-      p50Us: median(rs.map((r) => r.p50Us)),
-      p99Us: median(rs.map((r) => r.p99Us)),
-      serverCpuUsPerMsg: median(rs.map((r) => r.serverCpuUsPerMsg)),
-      clientCpuShare: median(rs.map((r) => r.clientCpuMs / (r.seconds * 1000))),
-    };
-  }
   const s = summary[c.name];
   s.ratios = {
     'gatio/c throughput': s['gatio-hybrid'].msgsPerSec / s['c-io_uring'].msgsPerSec,
