@@ -154,7 +154,7 @@ function wakeLatencyCheck(pus: number[]): DoctorCheck {
     title,
     status: 'warn',
     detail: `${list}: a runtime running with runtime.wakeLatencyUs, one killed before it could undo it, or the administrator's setting`,
-    fix: `if no runtime is running, remove the bound: echo 0 > ${wakeLatencyFile(0).replace('cpu0', 'cpuN')} (for each CPU N)`,
+    fix: `if no runtime is running, remove the bound: echo 0 > ${wakeLatencyFile('N')} (for each CPU N)`,
   };
 }
 

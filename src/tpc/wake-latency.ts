@@ -19,7 +19,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /** sysfs root of the CPU devices; GATIO_SYSFS_CPU points tests at a directory of their own (error paths only). */
 const cpuRoot = (): string => process.env.GATIO_SYSFS_CPU ?? '/sys/devices/system/cpu';
-export const wakeLatencyFile = (cpu: number): string => `${cpuRoot()}/cpu${cpu}/power/pm_qos_resume_latency_us`;
+export const wakeLatencyFile = (cpu: number | 'N'): string => `${cpuRoot()}/cpu${cpu}/power/pm_qos_resume_latency_us`;
 
 /** A CPU's bound as sysfs states it: µs, or null when it has none ("0" in sysfs: any idle state). */
 export function readWakeLatency(cpu: number): number | null {
@@ -72,11 +72,6 @@ export class WakeLatencyLimit {
         for (const l of live) l.release();
       });
     }
-  }
-
-  /** The CPUs it bounds. */
-  get cpus(): number[] {
-    return [...this.#previous.keys()];
   }
 
   /** Puts back each CPU's previous bound. Idempotent; a CPU that cannot be restored is skipped (it was writable a moment ago). */
