@@ -15,7 +15,7 @@ import { TcpConnection, type ConnectionOps } from './tcp.js';
 import { UdpPeer, UdpSocket, type DatagramOps } from './udp.js';
 import { errnoError } from './errors.js';
 import type { ListenOptions } from '../tpc/ports.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, type HttpServerStats } from './http/server.js';
 import { fetchHandler } from './http/fetch.js';
 
 import type { HandlerErrorSink } from './errors.js';
@@ -110,6 +110,12 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
       handlerErrors: 0,
       http,
     };
+  }
+
+  /** A server's own counters for its stats row: handler failures (an HTTP port's too) and the HTTP ones. */
+  protected counters(s: ServerEntry): { handlerErrors: number; http?: HttpServerStats } {
+    const handlerErrors = s.handlerErrors + (s.http?.stats.handlerErrors ?? 0);
+    return s.http ? { handlerErrors, http: { ...s.http.stats } } : { handlerErrors };
   }
 
   /** Shutdown: end every connection once what it queued is sent (an HTTP port's busy ones after their responses). */

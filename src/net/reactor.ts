@@ -150,7 +150,7 @@ export class NetReactor extends PortSide {
     const out = [];
     for (const s of this.servers.values()) {
       const st = native().netStats(this.#ring.id, s.index);
-      if (st) out.push({ port: s.key, ...st, handlerErrors: s.handlerErrors + (s.http?.stats.handlerErrors ?? 0), ...(s.http ? { http: { ...s.http.stats } } : {}) });
+      if (st) out.push({ port: s.key, ...st, ...this.counters(s) });
     }
     return out;
   }

@@ -164,8 +164,7 @@ export class RemoteNet extends PortSide {
       port: s.key,
       io: s.src,
       open: [...this.conns.values()].filter((c) => c.src === s.src && c.server === s.index).length,
-      handlerErrors: s.handlerErrors + (s.http?.stats.handlerErrors ?? 0),
-      ...(s.http ? { http: { ...s.http.stats } } : {}),
+      ...this.counters(s),
     }));
   }
 
