@@ -47,7 +47,7 @@ class HttpWire : public Napi::ObjectWrap<HttpWire> {
   static Napi::Function Class(Napi::Env env) {
     return DefineClass(env, "HttpWire",
                        {InstanceMethod<&HttpWire::Open>("open"), InstanceMethod<&HttpWire::Close>("close"),
-                        InstanceMethod<&HttpWire::Feed>("feed"), InstanceMethod<&HttpWire::Phase>("phase")});
+                        InstanceMethod<&HttpWire::Feed>("feed")});
   }
 
   // new HttpWire(arenaId, outOffset, outBytes): the records go to an arena
@@ -94,8 +94,6 @@ class HttpWire : public Napi::ObjectWrap<HttpWire> {
     free_.push_back(id);
     return info.Env().Undefined();
   }
-
-  Napi::Value Phase(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Get(info, "HttpWire.phase")->phase()); }
 
   // Input bytes per parse so that its records surely fit: a head's record is
   // at most ~6.5x its bytes (16-byte spans for headers of >= 3 bytes), a

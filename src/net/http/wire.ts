@@ -93,7 +93,6 @@ export interface NativeHttpWire {
   close(id: number): void;
   /** parses up to `len` bytes at arena offset `off`; returns how many it took (call again for the rest, after reading the records) */
   feed(id: number, off: number, len: number): number;
-  phase(id: number): number;
 }
 
 /** This thread's parsers and their record block. */
