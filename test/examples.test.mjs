@@ -8,6 +8,25 @@ import { bounded, connect, freePort, readBytes, udpAsk } from './_net-support.mj
 import { join } from 'node:path';
 import { root } from './_support.mjs';
 
+/** A port-serving example as a child process on two of this machine's cores: its stdout lines, and stop() (SIGTERM, then exit 0). */
+async function serveExample(file, drivers) {
+  const port = await freePort();
+  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id).slice(0, 2).join(',');
+  const child = spawn(process.execPath, [join(root, 'examples', file), '--port', String(port), '--cores', cores, '--drivers', drivers], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    port,
+    line: async () => (await bounded(lines.next(), 20_000, `${file} output (stderr: ${stderr})`)).value,
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await bounded(new Promise((r) => child.once('exit', r)), 10_000, 'exit after SIGTERM');
+      assert.is(code, 0, stderr);
+    },
+  };
+}
+
 const run = (file) => spawnSync(process.execPath, [join(root, 'examples', file)], { encoding: 'utf8', timeout: 60_000 });
 
 test('examples/spawn.mjs', () => {
@@ -29,14 +48,9 @@ test('examples/demo.mjs', () => {
 });
 
 for (const drivers of ['hybrid', 'io+exec']) test(`examples/tcp-echo.mjs --drivers ${drivers} serves TCP and UDP echo on one port until SIGTERM, then exits 0`, async () => {
-  const port = await freePort();
-  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id).slice(0, 2).join(',');
-  const child = spawn(process.execPath, [join(root, 'examples', 'tcp-echo.mjs'), '--port', String(port), '--cores', cores, '--drivers', drivers], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const said = [];
-  for (let i = 0; i < 2; i++) said.push((await bounded(lines.next(), 20_000, `tcp-echo output (stderr: ${stderr})`)).value);
+  const ex = await serveExample('tcp-echo.mjs', drivers);
+  const port = ex.port;
+  const said = [await ex.line(), await ex.line()];
   assert.match(said.join('\n'), new RegExp(`tcp echo on port ${port}: drivers .*\\nudp echo on port ${port}: drivers `));
   const s = await connect(port, '127.0.0.1');
   const back = readBytes(s, 5);
@@ -45,19 +59,13 @@ for (const drivers of ['hybrid', 'io+exec']) test(`examples/tcp-echo.mjs --drive
   s.destroy();
   const { m } = await udpAsk(port, 'ping');
   assert.is(m.toString(), 'ping');
-  child.kill('SIGTERM');
-  const code = await bounded(new Promise((r) => child.once('exit', r)), 10_000, 'exit after SIGTERM');
-  assert.is(code, 0, stderr);
+  await ex.stop();
 });
 
 for (const drivers of ['hybrid', 'io+exec']) test(`examples/http-server.mjs --drivers ${drivers} serves its routes until SIGTERM, then exits 0`, async () => {
-  const port = await freePort();
-  const cores = topology().cores.filter((c) => c.allowed).map((c) => c.id).slice(0, 2).join(',');
-  const child = spawn(process.execPath, [join(root, 'examples', 'http-server.mjs'), '--port', String(port), '--cores', cores, '--drivers', drivers], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const said = (await bounded(lines.next(), 20_000, `http-server output (stderr: ${stderr})`)).value;
+  const ex = await serveExample('http-server.mjs', drivers);
+  const port = ex.port;
+  const said = await ex.line();
   assert.match(said, new RegExp(`http on port ${port}: drivers `));
   const base = `http://127.0.0.1:${port}`;
   assert.is(await (await fetch(`${base}/`)).text(), 'hello');
@@ -74,9 +82,7 @@ for (const drivers of ['hybrid', 'io+exec']) test(`examples/http-server.mjs --dr
   assert.ok(Date.now() - t0 >= 140, 'slow waited');
   const nf = await fetch(`${base}/other`);
   assert.is(nf.status, 404);
-  child.kill('SIGTERM');
-  const code = await bounded(new Promise((r) => child.once('exit', r)), 10_000, 'exit after SIGTERM');
-  assert.is(code, 0, stderr);
+  await ex.stop();
 });
 
 test.run();

@@ -39,12 +39,17 @@ async function server(ports, nofile) {
   };
 }
 
+/** `n` client connections to `port`, 500 at a time, pushed into `into` as they come (so a failure still closes those made). */
+async function connectMany(port, n, into) {
+  for (let i = 0; i < n; i += 500) into.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, () => connect(port)))));
+}
+
 netTest('10,000 concurrent connections, each echoed', async () => {
   const N = 10_000;
   const srv = await server([{ port: 0, protocol: 'tcp', handler: 'echo', host: HOST }], 20000);
   const conns = [];
   try {
-    for (let i = 0; i < N; i += 500) conns.push(...(await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => connect(srv.port)))));
+    await connectMany(srv.port, N, conns);
     assert.is(conns.length, N);
     // (a client's connect completes with the handshake, before the server's accept: wait for the accepts)
     let st = await srv.ask('stats');
@@ -74,7 +79,7 @@ netTest('HTTP: 10,000 keep-alive connections, each serving two requests', async 
   const srv = await server([{ port: 0, protocol: 'http', handler: 'site', host: HOST }], 20000);
   const conns = [];
   try {
-    for (let i = 0; i < N; i += 500) conns.push(...(await Promise.all(Array.from({ length: Math.min(500, N - i) }, () => connect(srv.port)))));
+    await connectMany(srv.port, N, conns);
     const readers = conns.map((s) => responses(s));
     for (let round = 0; round < 2; round++) {
       await bounded(
