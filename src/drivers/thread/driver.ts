@@ -30,6 +30,9 @@ import { releaseShared } from '../shared/shared-buffer.js';
 import { NetReactor, type ListenRequest } from '../../net/reactor.js';
 import { RemoteNet, type RemoteAttach } from '../../net/remote.js';
 
+/** The task-run mode of a ring whose thread parks in libuv (see the constructor). */
+export const PARKED_IN_LIBUV_RING_MODE = 'coop';
+
 export class JsDriver implements ThreadRuntime, DriverSide {
   readonly id: number;
   readonly name: string;
@@ -94,7 +97,13 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     const n = native();
     this.scheduler = new Scheduler({ quantumMs: knobs.quantumMs, cpuNow: () => n.threadCpuMs() });
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
-    this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd });
+    // COOP_TASKRUN, not DEFER_TASKRUN: this thread parks in libuv's epoll_wait
+    // on an eventfd, and under DEFER_TASKRUN the kernel signals that eventfd
+    // for a socket's completion only after an RCU grace period (~16 ms here:
+    // every lone request waited that long). Under COOP_TASKRUN the
+    // completion's task work wakes this thread itself (docs/drivers.md, "What
+    // this kernel does"). The native io drivers park in io_uring_enter and keep DEFER.
+    this.ring = Ring.create({ arena, entries: knobs.ringEntries, eventfd: init.eventfd, mode: PARKED_IN_LIBUV_RING_MODE });
     this.completions = new CompletionRegistry(this.ring);
     this.timers = new Timers(this.ring, this.completions, this.scheduler, this.poke);
     // Call ids per generation: a late completion meant for a predecessor that died matches nothing.
