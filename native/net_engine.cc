@@ -452,9 +452,13 @@ void NetEngine::OnRecv(Conn& c, int res, unsigned flags, bool more) {
     if (!more && c.open) s.starvedConns.push_back(c.id);  // re-armed when JS gives buffers back, not polled
   } else if (res < 0 && res != -ECANCELED) {
     if (c.open) CloseConn(c, res);
-  } else if (res > 0 && !more && c.open && !c.paused && !c.throttled && !c.eof) {
+  } else if (!more && c.open && !c.paused && !c.throttled && !c.eof) {
+    // The recv's last completion, and the connection still wants to read:
+    // the kernel ended the multishot (res > 0: e.g. CQ overflow), or a
+    // pause/throttle cancelled it and was undone before the cancel landed
+    // (-ECANCELED; Resume saw recvArmed still set and left the re-arm to us).
     s.st.rearms++;
-    ArmRecv(c);  // the kernel ended the multishot (e.g. CQ overflow): keep reading
+    ArmRecv(c);
   }
   if (c.closing) MaybeFree(c);
 }
@@ -798,6 +802,7 @@ void NetEngine::ConnCommand(uint8_t op, uint32_t conn) {
       return;
     case kOpNetResume:
       c->paused = false;
+      // Still armed: a pause's cancel may be on its way; OnRecv re-arms after its last completion.
       if (!c->recvArmed && !c->eof && !c->throttled) ArmRecv(*c);
       return;
   }

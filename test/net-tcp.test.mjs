@@ -191,6 +191,19 @@ netTest(`[${mode}] pause and resume: data that arrives while paused is held, the
   });
 });
 
+netTest(`[${mode}] pause() then resume() in one turn (and resume in a microtask) keeps the connection reading`, async () => {
+  await withRuntime([tcp('pause-resume')], async (rt) => {
+    const s = await connect(portOf(rt, 'pause-resume'));
+    // Each message waits for its echo, so each one's pause and resume reach the ring in a turn of their own.
+    for (const [i, m] of ['a1', 'a2', 'm3', 'm4', 'a5', 'm6'].entries()) {
+      const back = readBytes(s, 2);
+      s.write(m);
+      assert.is((await bounded(back, 3000, `echo ${i + 1} (${m}): the connection stopped reading after a pause and resume`)).toString(), m);
+    }
+    s.destroy();
+  });
+});
+
 netTest(`[${mode}] a handler that throws is reported with its port, handler and driver; its connection closes, the port keeps serving`, async () => {
   await withRuntime([tcp('throws')], async (rt) => {
     const errors = [];
