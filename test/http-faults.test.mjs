@@ -6,10 +6,12 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
-import { HOST, bounded, connect, netMissing } from './_net-support.mjs';
+import { HOST, bounded, connect, netMissing, readAll } from './_net-support.mjs';
 import { get, responses } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
+const FAULTS = join(fixtures, 'net', 'fault-handlers.mjs');
+const KINDS = ['symbol', 'response', 'function', 'primitive-less', 'error-with-function'];
 const missing = await netMissing();
 const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
 
@@ -18,7 +20,7 @@ for (const mode of ['hybrid', 'io+exec']) {
   const httpPort = (handler, extra = {}) => ({ port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : { drivers: [0] }), ...extra });
 
   async function withServer(handler, fn, { errors, ...rest } = {}) {
-    const rt = await start({ modules: [HANDLERS], ports: [httpPort(handler)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
+    const rt = await start({ modules: [HANDLERS, FAULTS], ports: [httpPort(handler)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
     const seen = [];
     rt.on('error', (e) => seen.push(e));
     try {
@@ -64,6 +66,77 @@ for (const mode of ['hybrid', 'io+exec']) {
       }
     });
   });
+
+  /** Waits until `n` errors were reported (or 5 s). */
+  async function errorsReported(seen, n) {
+    const t0 = Date.now();
+    while (seen.length < n && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** The serving drivers are alive and were never restarted. */
+  function noDriverDied(rt) {
+    for (const d of rt.driverStats()) {
+      assert.is(d.state, 'running', `${d.name} is ${d.state}`);
+      assert.is(d.restarts, 0, `${d.name} was restarted`);
+    }
+  }
+
+  // The failure report itself threw (the value could not be sent to the main thread) and killed the driver.
+  netTest(`[${mode}] a TCP handler that throws or rejects with a value that cannot be sent is reported, and the driver lives`, async () => {
+    const rt = await start({ modules: [FAULTS], ports: [{ port: 0, protocol: 'tcp', handler: 'throws-odd', host: HOST, ...(io ? { drivers: 'io' } : { drivers: [0] }) }], ...(io ? { drivers: { io: 1, exec: 1 } } : {}) });
+    const seen = [];
+    rt.on('error', (e) => seen.push(e));
+    try {
+      const port = rt.ports()[0].port;
+      let n = 0;
+      for (const how of ['sync', 'async']) {
+        for (const kind of KINDS) {
+          const s = await connect(port);
+          const closed = readAll(s);
+          s.write(`${how} ${kind}`);
+          await bounded(closed, 5000, `${how} ${kind}: the failing connection closes`);
+          await errorsReported(seen, ++n);
+          assert.is(seen.length, n, `${how} ${kind}: reported`);
+          const e = seen[n - 1];
+          assert.is(e.name, 'PortHandlerError');
+          assert.match(e.message, /handler "throws-odd" data\(\)/);
+          if (kind === 'error-with-function') assert.instance(e.cause, TypeError);
+          else assert.match(e.message, kind === 'symbol' ? /symbol/i : kind === 'response' ? /Response/ : /./);
+          noDriverDied(rt);
+        }
+      }
+      const s = await connect(port);
+      const back = readAll(s);
+      s.end('still serving');
+      assert.is((await bounded(back, 5000, 'echo after the failures')).toString(), 'still serving');
+    } finally {
+      await rt.shutdown({ deadline: 3000 });
+    }
+  });
+
+  for (const handler of ['throws-odd-http', 'throws-odd-fetch']) {
+    netTest(`[${mode}] ${handler}: a handler that throws or rejects with a value that cannot be sent gets a 500, is reported, and the driver lives`, async () => {
+      await withServer(
+        handler,
+        async (port, rt, seen) => {
+          let n = 0;
+          const cases = [...['sync', 'async'].flatMap((how) => KINDS.map((k) => [how, k])), ...(handler === 'throws-odd-fetch' ? KINDS.map((k) => ['wait', k]) : [])];
+          for (const [how, kind] of cases) {
+            const r = await bounded(fetch(`http://${HOST}:${port}/${how}/${kind}`), 5000, `${how} ${kind}`);
+            assert.is(r.status, how === 'wait' ? 200 : 500, `${how} ${kind}: status`);
+            await r.text();
+            await errorsReported(seen, ++n);
+            assert.is(seen.length, n, `${how} ${kind}: reported`);
+            assert.is(seen[n - 1].name, 'PortHandlerError');
+            noDriverDied(rt);
+          }
+          const ok = await fetch(`http://${HOST}:${port}/fine`);
+          assert.is(await ok.text(), 'ok');
+        },
+        { errors: true },
+      );
+    });
+  }
 }
 
 test.run();

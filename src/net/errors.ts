@@ -1,5 +1,6 @@
 // Errors of the port servers.
 import { ErrnoName } from './errno.js';
+import { describeThrown } from '../drivers/protocol/codec.js';
 
 /** A port handler threw; reported as the runtime's 'error' event, the port keeps serving. */
 export class PortHandlerError extends Error {
@@ -15,7 +16,7 @@ export class PortHandlerError extends Error {
     readonly driver: number,
     cause: unknown,
   ) {
-    super(`gatio: ${port}: handler "${handler}" ${callback}() on driver ${driver} threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`gatio: ${port}: handler "${handler}" ${callback}() on driver ${driver} threw: ${describeThrown(cause)}`, { cause });
   }
 }
 

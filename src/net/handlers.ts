@@ -13,27 +13,29 @@ import type { FetchContext } from './http/fetch.js';
 
 export interface TcpHandlers<Data = unknown> {
   /** a connection was accepted */
-  open?(conn: TcpConnection<Data>): void;
+  open?(conn: TcpConnection<Data>): void | Promise<void>;
   /**
    * Bytes arrived. `bytes` is a view into a buffer of the driver's arena,
    * valid until the handler returns (it goes back to the kernel after the
-   * batch): `slice()` what you keep.
+   * batch): `slice()` what you keep. An async handler's rejection is
+   * handled as a throw (reported, the connection closed); bytes read after
+   * its first await are not valid.
    */
-  data?(conn: TcpConnection<Data>, bytes: Uint8Array): void;
+  data?(conn: TcpConnection<Data>, bytes: Uint8Array): void | Promise<void>;
   /** write() had returned false and everything queued has been sent */
-  drain?(conn: TcpConnection<Data>): void;
+  drain?(conn: TcpConnection<Data>): void | Promise<void>;
   /** the peer shut down its sending side; without this handler the connection is ended (after what is queued) */
-  end?(conn: TcpConnection<Data>): void;
+  end?(conn: TcpConnection<Data>): void | Promise<void>;
   /** the connection is gone; `error` when a failure closed it */
-  close?(conn: TcpConnection<Data>, error?: Error): void;
-  /** a handler of this connection threw (the connection is then closed) */
+  close?(conn: TcpConnection<Data>, error?: Error): void | Promise<void>;
+  /** a handler of this connection threw, or its promise rejected (the connection is then closed) */
   error?(conn: TcpConnection<Data>, error: unknown): void;
 }
 
 export interface UdpHandlers {
   /** A datagram. `bytes` is valid until the handler returns (slice() to keep); `peer` can be kept. */
-  message(socket: UdpSocket, bytes: Uint8Array, peer: UdpPeer): void;
-  /** message() threw */
+  message(socket: UdpSocket, bytes: Uint8Array, peer: UdpPeer): void | Promise<void>;
+  /** message() threw, or its promise rejected */
   error?(socket: UdpSocket, error: unknown): void;
 }
 

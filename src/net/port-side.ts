@@ -48,6 +48,11 @@ const utf8 = new TextEncoder();
 /** Marks a peer's end of stream among data held while paused. */
 const END = new Uint8Array(0);
 
+/** Calls `failed` if `r` is a promise (a thenable) that rejects. */
+function onRejection(r: unknown, failed: (err: unknown) => void): void {
+  if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') (r as PromiseLike<unknown>).then(undefined, failed);
+}
+
 export abstract class PortSide implements ConnectionOps, DatagramOps {
   protected readonly arena: Arena;
   protected readonly u8: Uint8Array;
@@ -175,9 +180,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
         raw.set(this.u8.subarray(base + RECVMSG_NAME_AT, base + RECVMSG_NAME_AT + Math.min(conn, 28)));
         new DataView(raw.buffer).setUint32(28, conn, true);
         const view = new Uint8Array(this.arena.buffer, base + aux, len);
-        try {
-          s.udp!.message(s.socket!, view, new UdpPeer(raw));
-        } catch (err) {
+        const failed = (err: unknown): void => {
           s.handlerErrors++;
           this.report(s.key, s.handler.name, 'message', err);
           try {
@@ -185,6 +188,11 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
           } catch {
             // reported once is enough
           }
+        };
+        try {
+          onRejection(s.udp!.message(s.socket!, view, new UdpPeer(raw)), failed);
+        } catch (err) {
+          failed(err);
         }
         return true;
       }
@@ -206,9 +214,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
 
   /** Runs one callback; one that throws is reported and its connection closed (its state may be half-updated). */
   private call(s: ServerEntry, c: TcpConnection, cb: 'open' | 'data' | 'drain' | 'end' | 'close', arg: unknown): void {
-    try {
-      (s.tcp![cb] as (c: TcpConnection, a: unknown) => void)(c, arg);
-    } catch (err) {
+    const failed = (err: unknown): void => {
       s.handlerErrors++;
       this.report(s.key, s.handler.name, cb, err);
       try {
@@ -217,6 +223,12 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
         // reported once is enough
       }
       if (cb !== 'close' && c.state !== 'closed') this.close(c);
+    };
+    try {
+      // An async callback's rejection is its throw (left alone, it would be an unhandled rejection: the driver's death).
+      onRejection((s.tcp![cb] as (c: TcpConnection, a: unknown) => unknown)(c, arg), failed);
+    } catch (err) {
+      failed(err);
     }
   }
 

@@ -599,6 +599,44 @@ export function encodeError(err: unknown): Uint8Array {
 }
 
 /**
+ * A thrown value as something that can be sent to another thread: itself
+ * when it can be, else (a Symbol, a Response, an object holding a function)
+ * the Error encodeError would send in its place, of the same class when it
+ * is an Error. Never throws: it is on the path that reports failures.
+ */
+export function sendableThrown(err: unknown): unknown {
+  try {
+    if (typeof err === 'symbol') return new Error(`a symbol was thrown: ${err.toString()}`);
+    if (err !== null && typeof err === 'object' && !isError(err) && !Array.isArray(err)) {
+      const proto = Object.getPrototypeOf(err);
+      // A class instance (a Response, say) would arrive as its own properties, often none: say what it was.
+      if (proto !== null && proto !== Object.prototype) {
+        const status = (err as { status?: unknown }).status;
+        return new Error(`${article(err)} was thrown${typeof status === 'number' ? ` (status ${status})` : ''}`);
+      }
+    }
+    encode(err, 'thrown value');
+    return err;
+  } catch {
+    try {
+      return decodeError(encodeError(err));
+    } catch {
+      return new Error('a value that cannot be sent between threads was thrown');
+    }
+  }
+}
+
+/** A thrown value in words, for an error message; never throws (String() of some objects does). */
+export function describeThrown(v: unknown): string {
+  if (v instanceof Error) return v.message;
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/**
  * Decodes what encodeError wrote (by default all of `src`) into an Error to
  * rethrow: a local Error of the same class (standard classes; others: an
  * Error with the remote name) whose stack is the remote stack, with code,

@@ -10,6 +10,7 @@ import { threadRuntime } from './thread.js';
 import { threadSlot } from '../slot.js';
 import { Stat } from '../protocol/layout.js';
 import { MAIN_ENDPOINT, driverOfEndpoint, endpointOfDriver } from '../protocol/messages.js';
+import { describeThrown } from '../protocol/codec.js';
 
 export type ChannelHandler<T = unknown> = (value: T, from: { driver: number | null }) => void;
 
@@ -44,7 +45,7 @@ export class ChannelHandlerError extends Error {
     readonly driver: number | null,
     cause: unknown,
   ) {
-    super(`gatio: a handler of channel "${channel}" on ${driver === null ? 'the main thread' : `driver ${driver}`} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`gatio: a handler of channel "${channel}" on ${driver === null ? 'the main thread' : `driver ${driver}`} failed: ${describeThrown(cause)}`, { cause });
   }
 }
 

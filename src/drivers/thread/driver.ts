@@ -20,6 +20,7 @@ import { setThreadRuntime, type DriverSide, type ThreadRuntime } from '../shared
 import { ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver, type DriverStatsReply } from '../protocol/messages.js';
 import { Ring } from '../protocol/ring.js';
+import { describeThrown, sendableThrown } from '../protocol/codec.js';
 import { Scheduler, type TaskQueue } from './scheduler.js';
 import { LazyTaskContext, registry, type TaskFn } from '../shared/tasks.js';
 import { Timers } from './timers.js';
@@ -159,10 +160,26 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   }
 
   /** A channel handler failed here: the main thread reports it (the runtime's 'error' event). */
-  private readonly onHandlerError = (channel: string, err: unknown): void => {
-    this.mailbox.sendControl(MAIN_ENDPOINT, ControlOp.HandlerError, [channel, err]);
-    this.poke();
-  };
+  private readonly onHandlerError = (channel: string, err: unknown): void => this.sendReport(ControlOp.HandlerError, [channel], err);
+
+  /**
+   * A failure report to the main thread. Total: a thrown value that cannot
+   * be sent travels as an Error that says what it was, and a report that
+   * still cannot be sent is written to stderr; it never throws into the
+   * handler's caller (that killed the driver).
+   */
+  private sendReport(op: ControlOp, head: unknown[], err: unknown): void {
+    try {
+      this.mailbox.sendControl(MAIN_ENDPOINT, op, [...head, sendableThrown(err)]);
+      this.poke();
+    } catch (e) {
+      try {
+        process.stderr.write(`gatio: driver ${this.name}: a handler failure could not be reported (${describeThrown(e)}): ${head.join(' ')}: ${describeThrown(err)}\n`);
+      } catch {
+        // nothing is left to tell
+      }
+    }
+  }
 
   /** spawn() from a task on this driver. */
   spawn<T = unknown>(task: string, args: unknown[] = [], opts: SpawnOptions = {}): Promise<T> {
@@ -297,10 +314,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     return (this.net === undefined || (this.ring.pending === 0 && this.net.quiet())) && (this.remote === undefined || this.remote.quiet());
   }
 
-  private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void => {
-    this.mailbox.sendControl(MAIN_ENDPOINT, ControlOp.PortHandlerError, [port, handler, callback, err]);
-    this.poke();
-  };
+  private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void => this.sendReport(ControlOp.PortHandlerError, [port, handler, callback], err);
 
   // ---------------------------------------------------------------------------
   // Messages.
