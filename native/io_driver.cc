@@ -307,6 +307,7 @@ class Loop {
     spec.reusePort = m.flags & kSetupReusePort;
     spec.noDelay = m.flags & kSetupNoDelay;
     spec.rcvBuf = m.rcvBuf;
+    spec.forceRcvBuf = m.flags & kSetupForceRcvBuf;
     spec.sndBuf = m.sndBuf;
     spec.bufBlock = static_cast<uint64_t>(m.bufBlock);
     spec.bufCount = m.bufCount;

@@ -109,6 +109,7 @@ Napi::Value NetListen(const Napi::CallbackInfo& info) {
   spec.reusePort = o.Get("reusePort").ToBoolean();
   spec.noDelay = o.Get("noDelay").ToBoolean();
   spec.rcvBuf = static_cast<int>(WholeField(o, fn, "rcvBuf", 0, 1 << 30, 0));
+  spec.forceRcvBuf = o.Get("forceRcvBuf").ToBoolean();
   spec.sndBuf = static_cast<int>(WholeField(o, fn, "sndBuf", 0, 1 << 30, 0));
   spec.bufBlock = static_cast<uint64_t>(WholeNumber(o.Get("bufBlock"), fn, "bufBlock", 0, kMaxSafeInteger));
   spec.bufCount = static_cast<unsigned>(WholeNumber(o.Get("bufCount"), fn, "bufCount", 1, 32768));

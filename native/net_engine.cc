@@ -199,7 +199,11 @@ int NetEngine::Listen(const ListenSpec& spec, ListenResult* out, std::string* wh
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt(SO_REUSEADDR)");
   if (spec.reusePort && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) return fail("setsockopt(SO_REUSEPORT)");
-  if (spec.rcvBuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &spec.rcvBuf, sizeof spec.rcvBuf) < 0) return fail("setsockopt(SO_RCVBUF)");
+  // The runtime's UDP default goes past net.core.rmem_max where the process may (CAP_NET_ADMIN);
+  // a size the user asked for gets the kernel's usual clamp. The effective size is in the fingerprint.
+  if (spec.rcvBuf > 0 && !(spec.forceRcvBuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &spec.rcvBuf, sizeof spec.rcvBuf) == 0) &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &spec.rcvBuf, sizeof spec.rcvBuf) < 0)
+    return fail("setsockopt(SO_RCVBUF)");
   if (spec.sndBuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &spec.sndBuf, sizeof spec.sndBuf) < 0) return fail("setsockopt(SO_SNDBUF)");
   if (!spec.udp && spec.noDelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) return fail("setsockopt(TCP_NODELAY)");
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&spec.addr), spec.addrLen) < 0) return fail("bind()");
@@ -449,7 +453,10 @@ void NetEngine::OnRecv(Conn& c, int res, unsigned flags, bool more) {
     }
   } else if (res == -ENOBUFS) {
     s.st.enobufs++;
-    if (!more && c.open) s.starvedConns.push_back(c.id);  // re-armed when JS gives buffers back, not polled
+    if (!more && c.open) {
+      s.starvedConns.push_back(c.id);  // re-armed when buffers are back (AfterReap, a release), not polled
+      starvedSince_ = true;
+    }
   } else if (res < 0 && res != -ECANCELED) {
     if (c.open) CloseConn(c, res);
   } else if (!more && c.open && !c.paused && !c.throttled && !c.eof) {
@@ -533,7 +540,11 @@ void NetEngine::OnRecvMsg(Server& s, int res, unsigned flags, bool more) {
   }
   if (res == -ENOBUFS) {
     s.st.enobufs++;
-    if (!more) s.starved = true;
+    // Re-armed once buffers are back: by a release, or at the end of this
+    // reap if the ring holds some already. (A release processed before this
+    // completion was reaped gave them back and found nothing starved; with
+    // every buffer back, no release would ever come again.)
+    if (!more) s.starved = starvedSince_ = true;
   } else if (res < 0 && res != -ECANCELED) {
     s.st.acceptErrors++;
   }
@@ -574,11 +585,23 @@ void NetEngine::ReleaseLent() {
   RearmStarved();
 }
 
+void NetEngine::AfterReap() {
+  if (!starvedSince_) return;
+  starvedSince_ = false;
+  RearmStarved();
+}
+
 void NetEngine::RearmStarved() {
-  // Whoever ran dry re-arms now that there are buffers again.
+  // Whoever ran dry re-arms now that there are buffers again. A buffer is
+  // lent to JS (or an exec driver) or back in the ring, once the completion
+  // that carried it was reaped: with fewer lent than the ring holds, the
+  // ring has some. (Other recvs' completions not yet reaped may hold a few
+  // more: then the re-armed op ends with ENOBUFS again, and the release of
+  // those buffers re-arms it.)
   for (auto& sp : servers_) {
     if (!sp || !sp->used) continue;
     Server& s = *sp;
+    if (s.st.buffersLent >= s.spec.bufCount) continue;  // all lent: their release will re-arm
     if (s.udp && s.starved) {
       s.starved = false;
       if (!s.stopping && !s.armed) {

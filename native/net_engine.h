@@ -72,6 +72,7 @@ struct ListenSpec {
   bool reusePort = true;
   bool noDelay = true;
   int rcvBuf = 0, sndBuf = 0;  // 0: the kernel's default
+  bool forceRcvBuf = false;    // rcvBuf is the runtime's UDP default: SO_RCVBUFFORCE first
   uint64_t bufBlock = 0;       // arena offset: buffer ring (entries * 16, page-aligned) then the buffers
   unsigned bufCount = 0;       // a power of two
   unsigned bufSize = 0;
@@ -136,6 +137,8 @@ class NetEngine final : public CqeSink {
   // CqeSink: Ring::Reap hands us our completions; each writes events.
   bool Owns(uint64_t userData) const override { return IsOurs(userData); }
   void OnCqe(const io_uring_cqe* cqe) override;
+  // Re-arms what ran out of buffers if some are back in the ring by now (see OnRecvMsg).
+  void AfterReap() override;
   // Room for the events one more completion can make.
   bool Room() const override { return closing_ || sink_ || (overflow_.empty() && count_ + 3 <= cap_); }
 
@@ -214,6 +217,7 @@ class NetEngine final : public CqeSink {
   std::function<void(const NetEvent&)> sink_;
   uint32_t* queuedBytes_;
   bool closing_ = false;
+  bool starvedSince_ = false;  // something ran out of buffers since the last AfterReap
   std::vector<std::unique_ptr<Server>> servers_;
   std::vector<std::unique_ptr<Conn>> conns_;  // by slot; grows to maxSlots_
   std::vector<uint32_t> freeSlots_;

@@ -16,7 +16,7 @@ constexpr uint8_t kKindNetSetupDone = 12;  // io -> main: the answer to a setup 
 
 // NetCmd ops are the ring's kOpNet* (ring.h); NetSetup ops:
 enum NetSetupOp : uint8_t { kSetupListen = 1, kSetupStart = 2, kSetupStop = 3, kSetupExecDied = 4 };
-constexpr uint8_t kSetupReusePort = 1, kSetupNoDelay = 2, kSetupUdp = 4, kSetupCloseConns = 8;
+constexpr uint8_t kSetupReusePort = 1, kSetupNoDelay = 2, kSetupUdp = 4, kSetupCloseConns = 8, kSetupForceRcvBuf = 16;
 
 struct NetCmdMsg {
   uint8_t kind;      // kKindNetCmd

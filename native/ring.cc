@@ -294,6 +294,7 @@ unsigned Ring::Reap(RingCompletion* out, unsigned cap) {
   }
   io_uring_cq_advance(&ring_, seen);
   stats_.completed += n;
+  if (sink_ && seen > 0) sink_->AfterReap();
   return n;
 }
 

@@ -109,6 +109,8 @@ class CqeSink {
   virtual void OnCqe(const io_uring_cqe* cqe) = 0;
   // false: stop reaping for this turn (its event array is full)
   virtual bool Room() const = 0;
+  // after each Reap, once every completion it took was handed to OnCqe
+  virtual void AfterReap() {}
 };
 
 struct RingStats {

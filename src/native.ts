@@ -111,6 +111,8 @@ export interface RawListenSpec {
   reusePort: boolean;
   noDelay: boolean;
   rcvBuf: number;
+  /** SO_RCVBUFFORCE first (the runtime's UDP default) */
+  forceRcvBuf?: boolean;
   sndBuf: number;
   /** arena offset of the buffer ring's block (page-aligned): owned by the ring from here on */
   bufBlock: number;

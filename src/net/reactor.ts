@@ -107,6 +107,7 @@ export class NetReactor extends PortSide {
         reusePort: true,
         noDelay: o.noDelay,
         rcvBuf: o.rcvBuf,
+        forceRcvBuf: o.forceRcvBuf,
         sndBuf: o.sndBuf,
         bufBlock: block.offset,
         bufCount: o.bufCount,

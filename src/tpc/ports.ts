@@ -95,6 +95,8 @@ export interface ListenOptions {
   maxConnections: number;
   noDelay: boolean;
   rcvBuf: number;
+  /** rcvBuf is the runtime's default (UDP), not the user's: asked with SO_RCVBUFFORCE where permitted */
+  forceRcvBuf: boolean;
   sndBuf: number;
   highWater: number;
   maxQueued: number;
@@ -128,12 +130,26 @@ export const PORT_DEFAULTS: ListenOptions = {
   maxConnections: 65536,
   noDelay: true,
   rcvBuf: 0,
+  forceRcvBuf: false,
   sndBuf: 0,
   highWater: 1024 * 1024,
   maxQueued: 64 * 1024 * 1024,
   steering: 'hash',
   http: null,
 };
+
+/**
+ * A UDP port's defaults differ in two places. Buffers hold the largest
+ * datagram (65,527 bytes over IPv6, 65,507 over IPv4, after the 44 bytes
+ * the kernel writes in front: a truncated datagram is dropped, never
+ * delivered cut), 128 of them: a 16 MiB block of the arena per driver, of
+ * which a small datagram touches one page per buffer. And the socket's
+ * receive buffer is 8 MiB (the kernel doubles it for its bookkeeping;
+ * SO_RCVBUFFORCE where the process may, else clamped by net.core.rmem_max),
+ * so that a burst waits in the kernel while the driver drains the ring
+ * instead of overflowing the default ~208 KiB (a few hundred small datagrams).
+ */
+export const UDP_DEFAULTS: ListenOptions = { ...PORT_DEFAULTS, bufCount: 128, bufSize: 65_600, rcvBuf: 8 * 1024 * 1024, forceRcvBuf: true };
 
 function size(v: unknown, path: string, min: number, max: number, report: IssueSink): number | undefined {
   if (v === undefined) return undefined;
@@ -178,7 +194,8 @@ function options(o: Record<string, unknown>, path: string, base: ListenOptions, 
     if (typeof o.noDelay !== 'boolean') report(`${path}.noDelay`, `expected true or false, got ${JSON.stringify(o.noDelay)}`, o.noDelay);
     else r.noDelay = o.noDelay;
   }
-  r.rcvBuf = size(o.recvBuffer, `${path}.recvBuffer`, 1, 1 << 30, report) ?? r.rcvBuf;
+  const rcv = size(o.recvBuffer, `${path}.recvBuffer`, 1, 1 << 30, report);
+  if (rcv !== undefined) (r.rcvBuf = rcv), (r.forceRcvBuf = false);
   r.sndBuf = size(o.sendBuffer, `${path}.sendBuffer`, 1, 1 << 30, report) ?? r.sndBuf;
   r.highWater = size(o.highWater, `${path}.highWater`, 1, 2 ** 32 - 1, report) ?? r.highWater;
   r.maxQueued = size(o.maxQueued, `${path}.maxQueued`, 1, 2 ** 32 - 1, report) ?? r.maxQueued;
@@ -255,7 +272,7 @@ export function resolvePorts(raw: unknown, tpcs: readonly PortTpc[], report: Iss
     if (p.http !== undefined && protocol !== 'http') err(`${path}.http`, `HTTP options on a ${String(p.protocol)} port (they apply to protocol "http")`, p.http);
     const host = p.host ?? '0.0.0.0';
     if (typeof host !== 'string' || !validHost(host)) err(`${path}.host`, `expected an IPv4 or IPv6 address like "127.0.0.1" or "::", got ${JSON.stringify(p.host)}`, p.host);
-    const opts = options(p, path, PORT_DEFAULTS, err);
+    const opts = options(p, path, protocol === 'udp' ? UDP_DEFAULTS : PORT_DEFAULTS, err);
     if (protocol === 'http') opts.http = httpOptions(p.http, `${path}.http`, err);
     const byTpc: Record<number, ListenOptions> = {};
     if (p.perTpc !== undefined) {

@@ -13,7 +13,7 @@ import type { ListenReply, ListenRequest } from '../../net/reactor.js';
 import { ControlOp } from '../protocol/messages.js';
 import type { RawListenResult } from '../../native.js';
 import { constants as osConstants } from 'node:os';
-import { NetSetupAt, SETUP_CLOSE_CONNS, SETUP_NODELAY, SETUP_REUSEPORT, SETUP_UDP, SetupOp, bufferBlockBytes } from '../protocol/net.js';
+import { NetSetupAt, SETUP_CLOSE_CONNS, SETUP_FORCE_RCVBUF, SETUP_NODELAY, SETUP_REUSEPORT, SETUP_UDP, SetupOp, bufferBlockBytes } from '../protocol/net.js';
 import { effectiveConfig, fingerprint } from '../../net/fingerprint.js';
 import type { RemoteAttach } from '../../net/remote.js';
 
@@ -219,7 +219,7 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
     m.setInt32(NetSetupAt.SndBuf, o.sndBuf, true);
     m.setUint16(NetSetupAt.Port, port, true);
     m.setUint8(NetSetupAt.Family, addr.family);
-    m.setUint8(NetSetupAt.Flags, SETUP_REUSEPORT | (o.noDelay ? SETUP_NODELAY : 0) | (spec.protocol === 'udp' ? SETUP_UDP : 0));
+    m.setUint8(NetSetupAt.Flags, SETUP_REUSEPORT | (o.noDelay ? SETUP_NODELAY : 0) | (spec.protocol === 'udp' ? SETUP_UDP : 0) | (o.forceRcvBuf ? SETUP_FORCE_RCVBUF : 0));
     addr.bytes.forEach((b, i) => m.setUint8(NetSetupAt.Addr + i, b));
     execs.forEach((e, i) => {
       m.setUint16(NetSetupAt.Execs + 2 * i, e.id + 1, true);

@@ -135,6 +135,8 @@ export const SETUP_REUSEPORT = 1;
 export const SETUP_NODELAY = 2;
 export const SETUP_UDP = 4;
 export const SETUP_CLOSE_CONNS = 8;
+/** rcvBuf is the runtime's default: SO_RCVBUFFORCE where permitted (past net.core.rmem_max) */
+export const SETUP_FORCE_RCVBUF = 16;
 
 /** io -> main (Kind.NetSetupDone), 48 bytes */
 export const enum NetSetupDoneAt {
