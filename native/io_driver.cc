@@ -262,6 +262,9 @@ class Loop {
       case kSetupExecDied:
         ExecDied(m.died, m.diedGen);
         break;
+      case kSetupExecJoined:
+        if (m.server < execs_.size() && std::find(execs_[m.server].begin(), execs_[m.server].end(), m.died) == execs_[m.server].end()) execs_[m.server].push_back(m.died);
+        break;
       default:
         r.ok = 0;
         r.err = -EOPNOTSUPP;
@@ -344,7 +347,10 @@ class Loop {
     uint16_t ep;
     const bool lends = e.type == kEvData || e.type == kEvMessage;
     if (e.server >= execs_.size() || execs_[e.server].empty()) {
+      // No exec driver runs this port now (they died; restarted ones are not attached yet): refuse.
       if (lends) net_->ReturnBuffer(e.server, e.bid);
+      if (e.type == kEvOpen) net_->Refuse(e.server, e.conn);
+      else if (e.type == kEvMessage) net_->Refuse(e.server, 0);
       return;
     }
     auto& ex = execs_[e.server];
@@ -462,6 +468,9 @@ class Loop {
   void ExecDied(uint16_t ep, uint16_t newGen) {
     if (ep >= d_->endpoints.size()) return;
     execGen_[ep] = newGen;
+    // Routed to nobody until its successor has attached (ExecJoined): its
+    // inbox would get events it cannot run, and their buffers would not come back.
+    for (auto& ex : execs_) ex.erase(std::remove(ex.begin(), ex.end(), ep), ex.end());
     if (!net_) return;
     std::vector<uint32_t> conns;
     for (auto& [conn, e] : connExec_)

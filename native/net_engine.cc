@@ -795,6 +795,11 @@ void NetEngine::QueueSend(uint32_t conn, const uint8_t* p, size_t n, uint32_t fl
   }
 }
 
+void NetEngine::Refuse(unsigned server, uint32_t conn) {
+  if (server < servers_.size() && servers_[server] && servers_[server]->used) servers_[server]->st.refused++;
+  if (conn != 0) CloseConnection(conn, -ECONNREFUSED);
+}
+
 void NetEngine::CloseConnection(uint32_t conn, int err) {
   if (Conn* c = Find(conn)) CloseConn(*c, err);
 }

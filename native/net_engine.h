@@ -161,6 +161,8 @@ class NetEngine final : public CqeSink {
   void ReturnBuffer(unsigned server, uint16_t bid);
   // After the buffers given back in a batch: re-arm the connections that ran dry.
   void RearmStarved();
+  // Nobody can run it: counted as refused; conn != 0 is closed (a datagram is dropped).
+  void Refuse(unsigned server, uint32_t conn);
   void CloseConnection(uint32_t conn, int err);
   // What kOpNetSend / kOpNetSendTo do, with the bytes already out of shared memory.
   void QueueSend(uint32_t conn, const uint8_t* p, size_t n, uint32_t flags);

@@ -15,7 +15,7 @@ constexpr uint8_t kKindNetSetup = 11;      // main -> io: listen, start, stop, a
 constexpr uint8_t kKindNetSetupDone = 12;  // io -> main: the answer to a setup message
 
 // NetCmd ops are the ring's kOpNet* (ring.h); NetSetup ops:
-enum NetSetupOp : uint8_t { kSetupListen = 1, kSetupStart = 2, kSetupStop = 3, kSetupExecDied = 4 };
+enum NetSetupOp : uint8_t { kSetupListen = 1, kSetupStart = 2, kSetupStop = 3, kSetupExecDied = 4, kSetupExecJoined = 5 };
 constexpr uint8_t kSetupReusePort = 1, kSetupNoDelay = 2, kSetupUdp = 4, kSetupCloseConns = 8, kSetupForceRcvBuf = 16;
 
 struct NetCmdMsg {
@@ -80,7 +80,7 @@ struct NetSetupMsg {
   uint8_t nSteer;
   uint16_t reserved0;
   uint16_t steer[8];  // Listen: CPU steering, the CPUs of the group's sockets in join order
-  uint16_t died;      // ExecDied: the endpoint of the exec driver that died
+  uint16_t died;      // ExecDied: the endpoint of the exec driver that died; ExecJoined: of its successor, attached to `server`
   uint16_t diedGen;   // ExecDied: its successor's generation
   uint16_t execGens[8];  // Listen: the exec drivers' inbox generations now
   uint8_t reserved[16];

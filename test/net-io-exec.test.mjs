@@ -61,6 +61,66 @@ netTest('the exec driver dies: the io driver closes its connections and takes it
   }
 });
 
+// Between an exec driver's death and its successor's attach, the io driver
+// kept routing new connections to it: the successor dropped their events
+// without giving their buffers back, and a few restarts emptied the ring.
+netTest('connections that arrive while an exec driver restarts are not lost to it, and restart after restart the port keeps serving', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo', { buffers: { count: 16, size: 4096 } })] });
+  try {
+    const p = rt.ports()[0].port;
+    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
+    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const ioStats = async () => (await rt.stats()).drivers[io].ports[0];
+    for (let round = 1; round <= 6; round++) {
+      await rt.spawn('net-exit', [6], { driver: exec }).catch(() => {});
+      // Connections in the restart window, each sending more than a buffer holds.
+      const window = [];
+      for (let i = 0; i < 8; i++) {
+        const s = await connect(p).catch(() => null);
+        if (!s) continue;
+        s.on('error', () => {});
+        s.write('y'.repeat(10_000));
+        window.push(s);
+      }
+      await running(rt, exec, round);
+      for (const s of window) s.destroy();
+      await until(`round ${round}: every buffer back in the ring (lent ${(await ioStats()).buffersLent})`, async () => (await ioStats()).buffersLent === 0 && (await ioStats()).open === 0);
+      await until(`round ${round}: the successor runs new connections`, async () => (await echoes(p, `round ${round}`).catch(() => '')) === `round ${round}`);
+    }
+  } finally {
+    await rt.shutdown();
+  }
+});
+
+// With restart: false the io drivers were never told: connections went to a
+// dead thread, their buffers never came back, the backlog grew without bound.
+netTest('restart: false: an exec driver that dies has its connections closed and its buffers taken back; new connections are refused, not left hanging', async () => {
+  if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
+  const rt = await start({ modules: [NET], ...IO_EXEC, runtime: { restart: false }, ports: [port('echo')] });
+  try {
+    const p = rt.ports()[0].port;
+    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
+    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const victims = await Promise.all(Array.from({ length: 4 }, () => connect(p)));
+    const closed = victims.map((s) => readAll(s).catch(() => Buffer.alloc(0)));
+    for (const s of victims) s.write('x'.repeat(50_000));
+    await rt.spawn('net-exit', [6], { driver: exec }).catch(() => {});
+    await bounded(Promise.all(closed), 10_000, "the dead exec driver's connections close");
+    const ioStats = async () => (await rt.stats()).drivers[io].ports[0];
+    await until('every buffer back in the ring', async () => (await ioStats()).buffersLent === 0 && (await ioStats()).open === 0);
+    for (let i = 0; i < 3; i++) {
+      const s = await connect(p);
+      const end = readAll(s).catch(() => Buffer.alloc(0));
+      s.write('anyone?');
+      assert.is((await bounded(end, 5000, 'a connection with no exec driver to run it is closed')).length, 0);
+    }
+    assert.is((await ioStats()).open, 0, 'no connection left open');
+  } finally {
+    await rt.shutdown();
+  }
+});
+
 netTest('the io driver dies: its connections close, the exec driver says so to close(), the restarted io driver serves the port again', async () => {
   if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo'), { port: 0, protocol: 'udp', handler: 'uecho', host: HOST, drivers: 'io' }] });

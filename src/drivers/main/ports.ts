@@ -373,5 +373,7 @@ export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers
     };
     const { shape } = (await ctx.control(exec.id, ControlOp.NetAttach, a, TIMEOUT_MS)) as { shape: string };
     if (shape !== open.effective.shape) throw new PortError(`gatio: ${open.key}: restarted ${label(exec)} has handler shape ${JSON.stringify(shape)}, the port's is ${JSON.stringify(open.effective.shape)}`, 'GATIO_PORT_MISMATCH', open.key);
+    // Attached: the io driver routes connections to it again (it stopped at ExecDied).
+    await ctx.ioSetup(ioId, SetupOp.ExecJoined, (m) => (m.setUint16(NetSetupAt.Server, server, true), m.setUint16(NetSetupAt.Died, exec.id + 1, true)));
   }
 }

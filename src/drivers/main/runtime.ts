@@ -539,6 +539,8 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     t.lastError = undefined;
     if (!this.layout.settings.knobs.restart || this.closing) {
       this.mailbox.dropBacklog(endpoint); // nobody will read that inbox again
+      // Its io-driven connections: closed by their io drivers, which take the buffers back and route to it no more.
+      if (t.layout.kind === 'exec' && !this.closing) void this.execDied(t);
       return;
     }
     t.restarts++;

@@ -130,6 +130,8 @@ export const enum SetupOp {
   Start = 2,
   Stop = 3,
   ExecDied = 4,
+  /** an exec driver's successor attached to `server`: route its connections to it again (`Died` names it) */
+  ExecJoined = 5,
 }
 export const SETUP_REUSEPORT = 1;
 export const SETUP_NODELAY = 2;
