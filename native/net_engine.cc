@@ -568,6 +568,7 @@ void NetEngine::ReturnBuffer(unsigned server, uint16_t bid) {
   if (bid >= s.spec.bufCount) return;
   s.st.buffersLent--;
   GiveBack(s, bid);
+  if (s.stopping) MaybeFreeServer(s);
 }
 
 void NetEngine::GiveBack(Server& s, uint16_t bid) {
@@ -581,7 +582,10 @@ void NetEngine::ReleaseLent() {
     s.st.buffersLent--;
     GiveBack(s, bid);
   }
+  auto lent = std::move(lent_);
   lent_.clear();
+  for (auto [si, bid] : lent)
+    if (servers_[si]->stopping) MaybeFreeServer(*servers_[si]);
   RearmStarved();
 }
 
@@ -696,8 +700,12 @@ void NetEngine::MaybeFreeServer(Server& s) {
     ::close(s.fd);  // the listener goes first: no new connection lands here
     s.fd = -1;
   }
-  if (s.ops > 0 || s.conns > 0) return;
-  // Every recv that could pick one of its buffers has completed.
+  // Every recv that could pick one of its buffers has completed, and every
+  // buffer lent out has come back: JS on an exec driver may still read one
+  // (its event waits in a busy driver's inbox), and the block, or a server
+  // reusing the index, must not be handed out before (closing_: the ring
+  // frees it after its drain, when no thread reads it any more).
+  if (s.ops > 0 || s.conns > 0 || (s.st.buffersLent > 0 && !closing_)) return;
   for (auto it = lent_.begin(); it != lent_.end();) it = it->first == s.index ? lent_.erase(it) : it + 1;
   if (s.brRegistered) io_uring_unregister_buf_ring(ring_->raw(), static_cast<int>(s.index));
   s.brRegistered = false;
