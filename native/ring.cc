@@ -21,6 +21,9 @@
 //   and closed by an env cleanup hook.
 #include "ring.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -516,15 +519,17 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
                     : b->net       ? b->net->Validate(c)
                                    : std::string(RingOpName(c.op)) + ": no port server listens on this ring";
     if (e.empty()) continue;
-    Napi::Error err = CodedError(info.Env(),
-                                 std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " +
-                                     std::to_string(n) + ": " + e + " (none of these " + std::to_string(n) + " commands was submitted)",
-                                 "GATIO_RING_BAD_COMMAND");
-    err.Set("index", Napi::Number::New(info.Env(), i));
-    throw err;
+    // One bad command (a bug, or shared memory written behind the TS checks)
+    // costs that command only: the rest of the batch goes, the loop goes on.
+    b->refusedWhy.push_back(std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " + std::to_string(n) + ": " + e +
+                            (IsNetOp(c.op) ? " (dropped)" : " (it completes with EINVAL)"));
+    if (b->refusedWhy.size() > 64) b->refusedWhy.erase(b->refusedWhy.begin());  // a flood of them: the latest
+    if (!IsNetOp(c.op) && c.userData >= 0 && c.userData <= kMaxSafeInteger && std::floor(c.userData) == c.userData) b->refused.push_back({c.userData, -EINVAL, 0});
+    b->scratch[i].op = kOpRefused;
   }
   for (unsigned i = 0; i < n; i++) {
     std::string why;
+    if (b->scratch[i].op == kOpRefused) continue;
     if (IsNetOp(b->scratch[i].op)) {
       b->net->Command(b->scratch[i]);
       continue;
@@ -553,9 +558,13 @@ Napi::Value RingTurn(const Napi::CallbackInfo& info) {
   if (b->net) b->net->Flush();
   std::string why;
   int rc = b->ring.Submit(waitNs, &why);
-  unsigned count = b->ring.Reap(b->cpls, b->cplCap);
+  // Refused commands' completions first (their userData's owners settle), then the kernel's.
+  unsigned k = static_cast<unsigned>(std::min<size_t>(b->refused.size(), b->cplCap));
+  std::copy(b->refused.begin(), b->refused.begin() + k, b->cpls);
+  b->refused.erase(b->refused.begin(), b->refused.begin() + k);
+  unsigned count = k + b->ring.Reap(b->cpls + k, b->cplCap - k);
   b->header->count = static_cast<int32_t>(count);
-  b->header->more = b->ring.More() ? 1 : 0;
+  b->header->more = (b->ring.More() || !b->refused.empty() ? 1 : 0) | (b->refusedWhy.empty() ? 0 : 2);
   WriteStats(b);
   if (rc < 0) ThrowErrno(info.Env(), "ringTurn: ring " + std::to_string(b->id) + ": " + why, -rc);
   return Napi::Number::New(info.Env(), count);
@@ -572,6 +581,16 @@ Napi::Value RingSubmit(const Napi::CallbackInfo& info) {
   WriteStats(b);
   if (rc < 0) ThrowErrno(info.Env(), "ringSubmit: ring " + std::to_string(b->id) + ": " + why, -rc);
   return info.Env().Undefined();
+}
+
+// ringRefused(id) -> why each command refused since the last call was (header.more bit 1); clears them.
+Napi::Value RingRefused(const Napi::CallbackInfo& info) {
+  Box* b = Own(info, "ringRefused");
+  Napi::Array out = Napi::Array::New(info.Env(), b->refusedWhy.size());
+  for (size_t i = 0; i < b->refusedWhy.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::String::New(info.Env(), b->refusedWhy[i]));
+  b->refusedWhy.clear();
+  b->header->more &= ~2;
+  return out;
 }
 
 // ringReady(id) -> CQEs visible in the CQ ring now, read without a syscall.
@@ -608,6 +627,7 @@ void InitRing(Napi::Env env, Napi::Object exports) {
   exports.Set("ringTurn", Napi::Function::New(env, RingTurn, "ringTurn"));
   exports.Set("ringSubmit", Napi::Function::New(env, RingSubmit, "ringSubmit"));
   exports.Set("ringReady", Napi::Function::New(env, RingReady, "ringReady"));
+  exports.Set("ringRefused", Napi::Function::New(env, RingRefused, "ringRefused"));
   exports.Set("ringHeld", Napi::Function::New(env, RingHeld, "ringHeld"));
   exports.Set("ringEventfd", Napi::Function::New(env, RingEventfd, "ringEventfd"));
   exports.Set("ringClose", Napi::Function::New(env, RingClose, "ringClose"));

@@ -63,6 +63,8 @@ enum RingOp : uint8_t {
   kOpCount = 17,
 };
 inline bool IsNetOp(unsigned op) { return op >= kOpNetSend && op <= kOpNetSendTo; }
+// In the binding's copy of a batch only: this command failed the checks and is skipped.
+constexpr uint8_t kOpRefused = 0xff;
 
 const char* RingOpName(unsigned op);
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "addon.h"
@@ -16,7 +17,7 @@ namespace gatio {
 // The first 64 bytes of the ring's arena block; see RING_HEADER in ring.ts.
 struct RingHeader {
   int32_t count;  // completions copied by the last turn
-  int32_t more;   // 1: completions are still waiting: turn again without waiting
+  int32_t more;   // bit 0: completions are still waiting: turn again without waiting; bit 1: commands were refused (ringRefused)
   double submitted, completed, enters, inFlight;
   int32_t mode;  // 0 none, 1 defer, 2 coop
   int32_t sqEntries, cqEntries, fd, ownerTid;
@@ -36,6 +37,11 @@ struct Box {
   RingCompletion* cpls = nullptr;
   unsigned cmdCap = 0, cplCap = 0;
   std::vector<RingCommand> scratch;  // this turn's commands, copied once out of shared memory
+  // Commands that failed the native checks: not submitted, the others are.
+  // An op with a userData completes with -EINVAL (the next turn copies these
+  // first), so its owner settles; why each was refused waits for ringRefused.
+  std::vector<RingCompletion> refused;
+  std::vector<std::string> refusedWhy;
   // Port servers (net.cc). The engine, its event block and every buffer
   // ring's block are the ring's from netAttach / netListen on: the kernel
   // and the engine write into them until the ring has drained, so Destroy

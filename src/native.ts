@@ -240,6 +240,7 @@ export interface NativeAddon {
   ringTurn(id: number, nCommands: number, waitNs: number): number;
   ringSubmit(id: number, nCommands: number): void;
   ringReady(id: number): number;
+  ringRefused(id: number): string[];
   ringHeld(id: number): boolean;
   ringEventfd(id: number, enabled: boolean): void;
   ringClose(id: number): boolean;

@@ -699,6 +699,12 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       const [ms, task, queue] = body as [number, string | null, string | null];
       return this.reportStall(from - 1, ms, task, queue);
     }
+    if (op === ControlOp.RingRefused) {
+      const why = (body as unknown[]).filter((x): x is string => typeof x === 'string');
+      const name = this.plan.drivers[from - 1]?.name ?? `driver ${from - 1}`;
+      for (const w of why) this.reportError(Object.assign(new Error(`gatio: driver ${name}: ${w}`), { code: 'GATIO_RING_BAD_COMMAND', driver: from - 1 }));
+      return;
+    }
     if (op === ControlOp.PortHandlerError) {
       const [port, handler, callback, err] = body as [string, string, string, unknown];
       return this.reportError(new PortHandlerError(port, handler, callback, from - 1, err));

@@ -73,6 +73,8 @@ export const enum ControlOp {
   NetAttach = 11,
   /** to the main thread: a loop turn ran longer than runtime.stallMs (body: [ms, task name or null, queue]) */
   Stall = 12,
+  /** to the main thread: the ring refused commands of a batch and ran the rest (body: [why, ...]) */
+  RingRefused = 13,
 }
 
 /** Endpoint 0 is the main thread; driver d is endpoint d + 1. */

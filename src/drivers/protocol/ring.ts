@@ -51,7 +51,7 @@ const COMMAND_BYTES = 64;
 const COMPLETION_BYTES = 16;
 // Header fields (RingHeader in native/ring.cc), as typed-array indices.
 // i32 0: completions copied by the last turn (also what ringTurn returns)
-const H_MORE = 1; // i32: 1 = more are waiting, turn again without waiting
+const H_MORE = 1; // i32: bit 0 = more are waiting, turn again without waiting; bit 1 = commands were refused (takeRefused)
 // (f64 indices from here: byte offset / 8)
 const H_SUBMITTED = 1; // f64
 const H_COMPLETED = 2; // f64
@@ -328,7 +328,23 @@ export class Ring {
 
   /** More completions are waiting than the last turn() copied: turn() again without waiting. */
   get more(): boolean {
-    return this.#i32[H_MORE] === 1;
+    return (this.#i32[H_MORE]! & 1) === 1;
+  }
+
+  /**
+   * Commands the native side refused since the last takeRefused() (they
+   * failed its checks of what it read out of shared memory: a bug, or
+   * memory written behind this class's checks). Each costs that command
+   * only: the rest of its batch was submitted, and one with a userData
+   * completed with -EINVAL.
+   */
+  get refused(): boolean {
+    return (this.#i32[H_MORE]! & 2) === 2;
+  }
+
+  /** Why each refused command was refused (and forgets them). */
+  takeRefused(): string[] {
+    return this.refused ? native().ringRefused(this.id) : [];
   }
 
   userDataAt(i: number): number {

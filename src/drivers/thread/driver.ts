@@ -305,6 +305,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   private pollRing(): void {
     if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
     this.ring.turn(0);
+    if (this.ring.refused) this.sendReport(ControlOp.RingRefused, this.ring.takeRefused(), undefined);
     this.completions.deliver();
     this.net?.dispatch();
   }
