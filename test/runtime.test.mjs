@@ -153,6 +153,7 @@ test("a failed start keeps what the module threw: a StartError of one DriverStar
     assert.match(e.module, /throws-typed-on-import\.mjs$/);
     assert.match(e.message, new RegExp(e.driverName));
     assert.is(e.cause.name, 'RangeError', 'the original class name');
+    assert.instance(e.cause, RangeError, 'the original class, as spawn() keeps it');
     assert.is(e.cause.code, 'E_FIXTURE');
     assert.is(e.cause.cause.message, 'the root cause', 'its own cause');
     assert.match(e.cause.stack, /throws-typed-on-import\.mjs:6/, "the module's stack");

@@ -27,6 +27,7 @@ import { taskName, type Task, type TaskArgs, type TaskFn, type TaskResult } from
 import { DriverStartError, StartError } from '../shared/errors.js';
 export { DriverStartError, StartError } from '../shared/errors.js';
 import { MessageQueue } from '../protocol/queue.js';
+import { errorOfClass } from '../protocol/codec.js';
 import { ShutdownError } from '../shared/errors.js';
 import type { RouteReason } from '../shared/router.js';
 import { checkRuntimeSettings, type RuntimeSettings } from '../../tpc/settings.js';
@@ -954,8 +955,8 @@ function portInfo(o: OpenPort): PortInfo {
 
 /** A thrown value sent as data (worker-entry.ts) as an Error again: same name, message, stack, code, cause. */
 function revive(t: ThrownValue): Error {
-  const e = new Error(t.message) as Error & { code?: string | number; value?: unknown };
-  Object.defineProperty(e, 'name', { value: t.name, configurable: true, writable: true });
+  // Of its own class where that is a standard one (a TypeError stays a TypeError, as through spawn()).
+  const e = errorOfClass(t.name, t.message) as Error & { code?: string | number; value?: unknown };
   if (t.stack) e.stack = t.stack;
   if (t.code !== undefined) e.code = t.code;
   if (t.cause) (e as Error).cause = revive(t.cause);

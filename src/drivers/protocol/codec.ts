@@ -749,6 +749,19 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
   URIError,
 };
 
+/** An empty Error of the standard class called `name` (another name: an Error with that name), without a local stack. */
+export function errorOfClass(name: string, message: string): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const e = name === 'AggregateError' ? new AggregateError([], message) : new (ERROR_CLASSES[name] ?? Error)(message);
+    if (e.name !== name) e.name = name;
+    return e;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 function readError(depth: number): Error {
   const name = readKey();
   const message = readKey();
@@ -758,15 +771,7 @@ function readError(depth: number): Error {
     throw corrupt(`malformed error record before byte ${rpos}`);
   }
   // No local stack trace: it would be replaced by the remote one anyway.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  let e: Error;
-  try {
-    e = name === 'AggregateError' ? new AggregateError([], message) : new (ERROR_CLASSES[name] ?? Error)(message);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-  if (e.name !== name) e.name = name;
+  const e = errorOfClass(name, message);
   if (stack !== undefined) Object.defineProperty(e, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
   for (const [k, v] of Object.entries(props as Record<string, unknown>)) {
     if (k === 'cause' || k === 'errors') Object.defineProperty(e, k, { value: v, writable: true, enumerable: false, configurable: true });
