@@ -436,7 +436,17 @@ class Loop {
           d_->dropped++;
           return;
         }
-        if (c.op == kOpNetSend) net_->QueueSend(c.conn, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), c.flags);
+        // (the staged bytes are consumed whatever happens: the sender's ring must move on)
+        if (c.op == kOpNetSend) {
+          // Only the exec driver that runs the connection may write to it: a send for a connection
+          // closed since, whose id names another one now, or another exec driver's, goes nowhere.
+          auto owner = connExec_.find(c.conn);
+          if (owner == connExec_.end() || owner->second != c.from) {
+            d_->stale++;
+            return;
+          }
+          net_->QueueSend(c.conn, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), c.flags);
+        }
         else net_->SendTo(c.server, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size());
         return;
       }

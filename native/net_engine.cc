@@ -365,18 +365,23 @@ void NetEngine::OnAccept(Server& s, int res, bool more) {
       ::close(res);  // over the limit: refused (the peer sees the connection closed)
       s.st.refused++;
     } else {
+      // The slot freed longest ago, and the next generation of that slot: an
+      // id comes back only after its slot has been reused 2047 times, so a
+      // command still on its way for a closed connection (an exec driver's
+      // late send) finds no connection rather than the next one in the slot.
       uint32_t slot;
       if (!freeSlots_.empty()) {
-        slot = freeSlots_.back();
-        freeSlots_.pop_back();
+        slot = freeSlots_.front();
+        freeSlots_.pop_front();
       } else {
         slot = static_cast<uint32_t>(conns_.size());
         conns_.push_back(std::make_unique<Conn>());
+        slotGen_.push_back(0);
       }
       Conn& c = *conns_[slot];
-      static thread_local uint32_t gen = 0;
-      gen = (gen + 1) & 0x7FF;
+      uint32_t gen = (slotGen_[slot] + 1) & 0x7FF;
       if (gen == 0) gen = 1;
+      slotGen_[slot] = static_cast<uint16_t>(gen);
       std::string keepS = std::move(c.sending), keepQ = std::move(c.queued);  // reuse their capacity
       c = Conn{};
       keepS.clear();

@@ -222,7 +222,8 @@ class NetEngine final : public CqeSink {
   bool starvedSince_ = false;  // something ran out of buffers since the last AfterReap
   std::vector<std::unique_ptr<Server>> servers_;
   std::vector<std::unique_ptr<Conn>> conns_;  // by slot; grows to maxSlots_
-  std::vector<uint32_t> freeSlots_;
+  std::deque<uint32_t> freeSlots_;  // FIFO: a slot rests as long as it can before reuse
+  std::vector<uint16_t> slotGen_;    // per slot: the generation of its last connection (ids: slot | gen << 20)
   unsigned maxSlots_;
   std::vector<std::pair<uint8_t, uint16_t>> lent_;  // (server, bid) lent to JS since the last release
   std::vector<std::unique_ptr<UdpSend>> udpSends_;   // by index; nullptr when free
