@@ -112,6 +112,7 @@ struct IoDriver {
   uint64_t stale = 0;    // requests stamped for a predecessor that died (their requesters were told)
   uint64_t dropped = 0;  // malformed requests (no valid reply endpoint): nobody to answer
   std::string failure;   // why the loop stopped early, if it did
+  std::vector<uint64_t> orphans;  // a death's buffer and queue blocks: the main thread frees them once the JS drivers took the death in
 };
 
 class Loop {
@@ -520,6 +521,13 @@ class Loop {
       return;
     }
     net_.reset();
+    if (!d_->stop.load(std::memory_order_acquire)) {
+      // A death, not a stop: exec drivers may still have our events (views of
+      // these buffers) and read our queue sizes until they take the death in.
+      d_->orphans = std::move(blocks_);
+      blocks_.clear();
+      return;
+    }
     for (uint64_t b : blocks_) ArenaFreeBlock(d_->arenas[d_->tpc], b);
     blocks_.clear();
   }
@@ -920,7 +928,7 @@ Napi::Value IoDriverStart(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// ioDriverStop(handle) -> { drained, dropped, failure }: stops the thread
+// ioDriverStop(handle) -> { drained, dropped, stale, failure, orphans }: stops the thread
 // (it cancels and drains everything in flight first) and joins it.
 Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -946,6 +954,9 @@ Napi::Value IoDriverStop(const Napi::CallbackInfo& info) {
   out.Set("dropped", Napi::Number::New(env, static_cast<double>(d->dropped)));
   out.Set("stale", Napi::Number::New(env, static_cast<double>(d->stale)));
   out.Set("failure", d->failure.empty() ? env.Null() : Napi::String::New(env, d->failure));
+  Napi::Array orphans = Napi::Array::New(env, d->orphans.size());
+  for (size_t i = 0; i < d->orphans.size(); i++) orphans.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(d->orphans[i])));
+  out.Set("orphans", orphans);
   delete d;
   return out;
 }

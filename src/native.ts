@@ -268,7 +268,7 @@ export interface NativeAddon {
     driver?: number;
     spinUs?: number;
   }): RawIoDriverInfo;
-  ioDriverStop(handle: number): { drained: boolean; dropped: number; stale: number; failure: string | null };
+  ioDriverStop(handle: number): { drained: boolean; dropped: number; stale: number; failure: string | null; orphans: number[] };
   /** fault injection (tests): the io driver's loop stops as on a failure */
   ioDriverFault(handle: number): void;
 }

@@ -32,7 +32,8 @@ export function startIoDriver(layout: Layout, d: DriverLayout, eventfd: number, 
  * completion (the kernel then writes into no buffer any more), and exits;
  * this call joins it. Completions reaped while stopping are not delivered.
  */
-export function stopIoDriver(h: IoDriverHandle): { drained: boolean; dropped: number; failure: string | null } {
+/** `orphans`: after a death (not a stop), the arena blocks the caller frees once no JS driver reads them (see runtime.ioDriverExited). */
+export function stopIoDriver(h: IoDriverHandle): { drained: boolean; dropped: number; failure: string | null; orphans: number[] } {
   return native().ioDriverStop(h.handle);
 }
 

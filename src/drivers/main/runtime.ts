@@ -576,10 +576,22 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     this.mailbox.dropBacklog(endpoint, dead);
     const name = `io driver ${t.layout.name} (id ${id}, PU ${t.layout.pu})`;
     this.io.driverDied(id, dead, r.drained, (what) => new DriverDiedError(`gatio io: ${what}: ${name} stopped before completing it: ${why}`));
-    for (const other of this.threads) {
-      if (other.state === 'running' && other.layout.kind !== 'io') this.mailbox.sendControl(endpointOfDriver(other.layout.id), ControlOp.DriverDied, [id, dead, r.drained, why]);
-    }
+    // Each JS driver answers once it took the death in, after every event of
+    // the dead driver before it (their data views point into its blocks):
+    // then the blocks are freed. One that does not answer keeps them (a leak,
+    // never memory read after it was handed out again); one that dies meanwhile lets go of them.
+    const told = this.threads
+      .filter((other) => other.state === 'running' && other.layout.kind !== 'io')
+      .map((other) => this.control(other.layout.id, ControlOp.DriverDied, [id, dead, r.drained, why], 60_000).then(
+        () => true,
+        (e: Error) => e instanceof DriverDiedError || e instanceof ShutdownError,
+      ));
     this.mailbox.flush();
+    const tpc = t.layout.tpc;
+    void Promise.all(told).then((oks) => {
+      if (!oks.every(Boolean)) return;
+      for (const b of r.orphans) this.arenas[tpc]?.free(b);
+    });
     if (!this.layout.settings.knobs.restart || this.closing) {
       this.mailbox.dropBacklog(endpoint);
       return;

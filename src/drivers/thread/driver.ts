@@ -455,6 +455,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
           const d = this.layout.drivers[dead]!;
           this.io.driverDied(dead, gen, drained === true, (what) => new DriverDiedError(`gatio io: ${what}: io driver ${d.name} (id ${dead}, PU ${d.pu}) stopped before completing it: ${why}`));
           this.remote?.ioDied(dead, `io driver ${d.name} (id ${dead}) stopped: ${why}`);
+          // (asked as a call: the main thread frees the dead driver's blocks once every JS driver answered)
+          if (callId !== 0) this.mailbox.sendResult(from, callId, true, null);
           return;
         }
         this.mailbox.rejectCallsTo(endpointOfDriver(dead), gen, (c) => new DriverDiedError(`driver ${dead} died before the call to task "${c.task}" settled (it was running it, or had not started it)`));
