@@ -85,6 +85,7 @@ struct NetEngine::Server {
   unsigned index = 0;
   unsigned ops = 0;  // accept / recvmsg / backoff / sendmsg in flight
   bool armed = false, backoff = false, started = false, stopping = false, starved = false;
+  bool needsArm = false;  // its accept (or its backoff timer) found no SQE: tried again after each reap
   unsigned conns = 0;  // connection slots still held (open or draining)
   ListenSpec spec;
   io_uring_buf_ring* br = nullptr;
@@ -270,7 +271,11 @@ int NetEngine::Start(int server, std::string* why) {
 
 void NetEngine::ArmAccept(Server& s) {
   io_uring_sqe* sqe = Sqe();
-  if (!sqe) return;  // the ring takes no SQE at all: the next release or backoff retries
+  if (!sqe) {  // the ring takes no SQE at all: tried again after the next reap
+    s.needsArm = starvedSince_ = true;
+    return;
+  }
+  s.needsArm = false;
   io_uring_prep_multishot_accept(sqe, s.fd, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, Ud(kUdAccept, s.index, 0));
   s.ops++;
@@ -425,6 +430,8 @@ void NetEngine::OnAccept(Server& s, int res, bool more) {
           s.ops++;
           s.backoff = true;
           s.st.acceptBackoffs++;
+        } else if (!more) {
+          s.needsArm = starvedSince_ = true;  // no timer to wait on: accepting must not stop for good
         }
       }
       return;
@@ -506,6 +513,7 @@ void NetEngine::OnSend(Conn& c, int res) {
   s.st.bytesOut += res;
   c.sent += static_cast<size_t>(res);
   SubmitSend(c);  // the rest of a partial send, or what was queued meanwhile
+  if (c.closing) return;  // SubmitSend found no SQE and closed it: c may be freed (id 0: slot 0's counter is another's)
   const size_t left = (c.sending.size() - c.sent) + c.queued.size();
   queuedBytes_[c.id & kSlotMask] = static_cast<uint32_t>(std::min<size_t>(left, UINT32_MAX));
   if (left > 0 || c.closing) return;
@@ -610,6 +618,7 @@ void NetEngine::RearmStarved() {
   for (auto& sp : servers_) {
     if (!sp || !sp->used) continue;
     Server& s = *sp;
+    if (s.needsArm && !s.armed && !s.backoff && !s.stopping && !s.udp) ArmAccept(s);
     if (s.st.buffersLent >= s.spec.bufCount) continue;  // all lent: their release will re-arm
     if (s.udp && s.starved) {
       s.starved = false;
@@ -651,6 +660,10 @@ void NetEngine::CloseConn(Conn& c, int err) {
     if (io_uring_sqe* sqe = Sqe()) {
       io_uring_prep_cancel64(sqe, Ud(k, c.server, c.id), 0);
       io_uring_sqe_set_data64(sqe, Ud(kUdCancel, c.server, c.id));
+    } else {
+      // No SQE for the cancel: shutting the socket down ends its recv (EOF)
+      // and its send (EPIPE) all the same, so the fd is still closed after them.
+      ::shutdown(c.fd, SHUT_RDWR);
     }
   }
   MaybeFree(c);
