@@ -34,6 +34,7 @@
       "defines": [
         "NAPI_VERSION=9",
         "NAPI_CPP_EXCEPTIONS",
+        "LLHTTP_STRICT_MODE=1",
         "GATIO_LIBURING_VERSION=\"<!(pkg-config --modversion liburing)\"",
         "GATIO_HWLOC_VERSION=\"<!(pkg-config --modversion hwloc)\"",
         "GATIO_NUMA_VERSION=\"<!(pkg-config --modversion numa)\""

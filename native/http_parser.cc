@@ -329,6 +329,10 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
       p = at;
       continue;
     }
+    // Strict mode refuses bytes after a request that closes the connection;
+    // the server is ending it and reads no further request: ignore them (and
+    // every later buffer: llhttp keeps returning this).
+    if (rc == HPE_CLOSED_CONNECTION) return true;
     if (rc != HPE_OK && rc != HPE_PAUSED) return fail(rc);
     const char* stop = rc == HPE_PAUSED ? llhttp_get_error_pos(&m.p) : end;
     if (rc == HPE_PAUSED) llhttp_resume(&m.p);

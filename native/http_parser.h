@@ -1,8 +1,9 @@
 // HTTP/1.1 request parsing for the port servers (issue 8's first layer):
 // llhttp 8.1's C sources from Debian's node-llhttp package, built into the
-// addon with hidden symbols (binding.gyp), plus a thin guard layer for the
-// strictness fixes llhttp gained after 8.1: bare CR, obs-fold, empty header
-// names, Content-Length with Transfer-Encoding, differing duplicate
+// addon with hidden symbols and in strict mode (binding.gyp: exact chunked
+// framing; docs/http.md says what else it changes), plus a thin guard layer
+// for the strictness fixes llhttp gained after 8.1: bare CR, obs-fold, empty
+// header names, Content-Length with Transfer-Encoding, differing duplicate
 // Content-Lengths, a Transfer-Encoding whose last coding is not chunked,
 // oversized chunk extensions. And the limits (URL, header bytes, header
 // count) that decide 414 and 431.

@@ -108,6 +108,47 @@ test('smuggling attempts and malformed heads: refused with 400 and why, nothing 
   assert.equal(kinds(evs), ['head', 'end', 'error 400 GATIO_HTTP_OBS_FOLD']);
 });
 
+test('chunked framing is exact: the CRLF after chunk data, the LF ending a chunk-size line and the blank line ending the trailers (llhttp 8.1 takes any byte there): 400, and nothing after it is parsed', () => {
+  const next = 'GET /smuggled HTTP/1.1\r\n\r\n';
+  const post = 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const cases = [
+    ['two bytes other than CRLF after chunk data', `${post}1\r\nAXX0\r\n\r\n`],
+    ['a byte other than LF after the chunk size', `${post}1\rXA\r\n0\r\n\r\n`],
+    ['a byte other than LF after a chunk extension', `${post}1;e=v\rXA\r\n0\r\n\r\n`],
+    ['\\rX ending the trailers', `${post}1\r\nA\r\n0\r\n\rX`],
+    ['\\rX ending the trailers after a trailer field', `${post}1\r\nA\r\n0\r\nX-T: 1\r\n\rX`],
+    ['a bare CR in a trailer field', `${post}0\r\nX-T: \rX-U: 2\r\n\r\n`],
+  ];
+  for (const [what, req] of cases) {
+    for (const chunks of [[req + next], [...(req + next)]]) {
+      const evs = parse(chunks);
+      const e = evs.find((x) => x.type === 'error');
+      assert.ok(e, `${what}: refused (${JSON.stringify(kinds(evs))}${chunks.length > 1 ? ', fed byte by byte' : ''})`);
+      assert.is(e.status, 400, `${what}: 400 (${e.code})`);
+      assert.ok(e.reason.length > 0, `${what}: says why`);
+      assert.is(evs.filter((x) => x.type === 'head').length, 1, `${what}: the smuggled request is not parsed`);
+      assert.is(evs.filter((x) => x.type === 'end').length, 0, `${what}: the request never ends`);
+    }
+  }
+  // What is exact still parses, split anywhere: extensions, trailers, a last chunk right after the head.
+  const good = `${post}3;a=b\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n${post}0\r\n\r\n${next}`;
+  for (const chunks of [[good], [...good]]) {
+    const evs = parse(chunks);
+    assert.equal(kinds(evs).filter((k) => k !== 'body'), ['head', 'end', 'head', 'end', 'head', 'end'], JSON.stringify(kinds(evs)));
+    assert.is(evs.filter((x) => x.type === 'body').map((x) => Buffer.from(x.bytes).toString()).join(''), 'abcde');
+  }
+});
+
+test('llhttp is built strict: a request target with a tab, a form feed or a raw byte over 0x7f is 400 (clients percent-encode them, as curl does; node:http refuses them too)', () => {
+  for (const t of ['/a\tb', '/a\fb', '/caf\xc3\xa9']) assert.is(errorOf(`GET ${t} HTTP/1.1\r\n\r\n`)?.status, 400, JSON.stringify(t));
+  assert.is(parse(['GET /caf%C3%A9 HTTP/1.1\r\n\r\n'])[0].url, '/caf%C3%A9');
+});
+
+test('after a request that closes the connection (Connection: close, HTTP/1.0), the bytes that follow are ignored, not an error', () => {
+  assert.equal(kinds(parse(['GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\n\r\n', 'more'])), ['head', 'end']);
+  assert.equal(kinds(parse(['GET / HTTP/1.0\r\n\r\nGET /x HTTP/1.0\r\n\r\n'])), ['head', 'end']);
+});
+
 test('limits: URL length (414), header bytes and count (431); unknown methods (501) and versions (505)', () => {
   assert.equal([errorOf(`GET /${'a'.repeat(100)} HTTP/1.1\r\n\r\n`, { maxUrl: 50 })?.status, errorOf(`GET /${'a'.repeat(40)} HTTP/1.1\r\n\r\n`, { maxUrl: 50 })], [414, undefined]);
   assert.is(errorOf(`GET / HTTP/1.1\r\n${'A: b\r\n'.repeat(10)}\r\n`, { maxHeaders: 5 })?.status, 431);

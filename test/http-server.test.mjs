@@ -144,7 +144,7 @@ for (const mode of ['hybrid', 'io+exec']) {
   });
 
   netTest(`[${mode}] HTTP/1.0 closes unless keep-alive is asked for; Connection: close closes after the response`, async () => {
-    await withServer('site', async (port) => {
+    await withServer('site', async (port, rt) => {
       let x = await ask(port, 'GET / HTTP/1.0\r\n\r\n');
       assert.is(x.responses[0].text, 'hello');
       assert.is(x.responses[0].headers.connection, 'close');
@@ -160,6 +160,7 @@ for (const mode of ['hybrid', 'io+exec']) {
       assert.is(x.responses.length, 1);
       assert.is(x.responses[0].headers.connection, 'close');
       assert.ok(await closesWithin(x.socket, 2000));
+      assert.is(await httpStat(rt, 'parseErrors'), 0, 'the bytes after it are ignored, not a bad request');
     });
   });
 
@@ -305,6 +306,23 @@ for (const mode of ['hybrid', 'io+exec']) {
       await new Promise((r) => setTimeout(r, 100));
       s.write('zz\r\n');
       assert.ok(await closesWithin(s, 3000), 'closed');
+    });
+  });
+
+  netTest(`[${mode}] chunked framing is exact (smuggling behind a lenient front end): any other bytes where CRLF ends chunk data, a chunk-size line or the trailers -> 400 and close, the request after them never served`, async () => {
+    await withServer('probe', async (port, rt) => {
+      const post = 'POST /length HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n';
+      const cases = [`${post}1\r\nAXX0\r\n\r\n`, `${post}1\rXA\r\n0\r\n\r\n`, `${post}1\r\nA\r\n0\r\n\rX`];
+      for (const req of cases) {
+        const x = await bounded(ask(port, req + get('/smuggled'), 2), 3000, JSON.stringify(req));
+        assert.equal(x.responses.map((r) => r.status), [400], `${JSON.stringify(req)}: one 400, /smuggled not served`);
+        assert.ok(await closesWithin(x.socket, 3000), 'closed');
+      }
+      assert.is(await httpStat(rt, 'parseErrors'), cases.length);
+      // exact framing, with a trailer: served, and so is the request after it
+      const x = await bounded(ask(port, `${post}1\r\nA\r\n0\r\nX-T: 1\r\n\r\n` + get('/length'), 2), 3000, 'exact framing');
+      assert.equal(x.responses.map((r) => [r.status, r.text]), [[200, '1'], [200, '0']]);
+      x.socket.destroy();
     });
   });
 
