@@ -27,11 +27,15 @@ struct HttpRequestParser::Impl {
   uint32_t urlLen = 0;
   std::vector<std::string> contentLengths;
   uint32_t hosts = 0;
+  bool sawVersion = false;  // the request line named a version (llhttp takes "GET /" alone as HTTP/0.9)
   std::string transferEncoding;
   // Raw scan of the head's bytes (bare CR, obs-fold), across buffers.
   bool prevCR = false, prevLF = false, seenRequestLine = false;
   uint32_t chunkExt = 0;
-  enum { kNoPause, kAtBegin, kAtHeadEnd } pause = kNoPause;  // why llhttp_execute returned HPE_PAUSED
+  enum { kNoPause, kAtBegin, kAtHeadEnd } pause = kNoPause;
+  // An unknown method's bytes so far, when they ran to the end of a buffer (501 or 400 is decided by what ends them).
+  bool methodPending = false;
+  uint32_t methodRun = 0;  // why llhttp_execute returned HPE_PAUSED
 };
 
 namespace {
@@ -100,6 +104,7 @@ struct HttpCallbacks {
     m->urlLen = 0;
     m->contentLengths.clear();
     m->hosts = 0;
+    m->sawVersion = false;
     m->transferEncoding.clear();
     m->seenRequestLine = false;
     m->prevCR = m->prevLF = false;
@@ -111,6 +116,11 @@ struct HttpCallbacks {
     auto* m = ImplOf(p);
     if (int e = Count(m, n)) return e;
     m->self->head_.method.append(at, n);
+    return 0;
+  }
+
+  static int Version(llhttp_t* p, const char*, size_t) {
+    ImplOf(p)->sawVersion = true;
     return 0;
   }
 
@@ -173,7 +183,11 @@ struct HttpCallbacks {
     HttpHead& h = m->self->head_;
     h.versionMajor = p->http_major;
     h.versionMinor = p->http_minor;
-    if (h.versionMajor != 1) return Fail(m, 505, "GATIO_HTTP_VERSION", "HTTP/" + std::to_string(h.versionMajor) + "." + std::to_string(h.versionMinor) + " is not served (HTTP/1.0 and 1.1 are)");
+    // llhttp (with LENIENT_VERSION) has checked "HTTP/" DIGIT "." DIGIT CRLF;
+    // which versions are served is decided here: any 1.x (1.2 and up as 1.1,
+    // RFC 9110 2.5), 505 for a well-formed other one.
+    if (!m->sawVersion) return Fail(m, 400, "GATIO_HTTP_REQUEST_LINE", "a request line without an HTTP version (HTTP/0.9 is not served)");
+    if (h.versionMajor != 1) return Fail(m, 505, "GATIO_HTTP_VERSION", "HTTP/" + std::to_string(h.versionMajor) + "." + std::to_string(h.versionMinor) + " is not served (HTTP/1.x is)");
     // Host (RFC 9112 3.2): more than one is refused; none, on HTTP/1.1, when the server requires it.
     if (m->hosts > 1) return Fail(m, 400, "GATIO_HTTP_HOST", "more than one Host header");
     if (m->hosts == 0 && h.versionMinor >= 1 && m->self->limits_.requireHost) return Fail(m, 400, "GATIO_HTTP_HOST", "an HTTP/1.1 request without a Host header");
@@ -235,6 +249,7 @@ HttpRequestParser::HttpRequestParser(const HttpLimits& limits) : impl_(new Impl)
   m.s.on_message_begin = HttpCallbacks::MessageBegin;
   m.s.on_method = HttpCallbacks::Method;
   m.s.on_url = HttpCallbacks::Url;
+  m.s.on_version = HttpCallbacks::Version;
   m.s.on_header_field = HttpCallbacks::HeaderField;
   m.s.on_header_value = HttpCallbacks::HeaderValue;
   m.s.on_header_value_complete = HttpCallbacks::HeaderValueComplete;
@@ -245,6 +260,10 @@ HttpRequestParser::HttpRequestParser(const HttpLimits& limits) : impl_(new Impl)
   m.s.on_chunk_extension_name = HttpCallbacks::ChunkExtension;
   m.s.on_chunk_extension_value = HttpCallbacks::ChunkExtension;
   llhttp_init(&m.p, HTTP_REQUEST, &m.s);
+  // llhttp 8.1 refuses a well-formed version it does not know (HTTP/1.2,
+  // HTTP/3.1) with the same error as a malformed one (HTTP/1.10): lenient, it
+  // checks the syntax only, and HeadersComplete decides 505 or serving.
+  m.p.lenient_flags |= LENIENT_VERSION;
   m.p.data = impl_;
 }
 
@@ -260,14 +279,22 @@ int HttpRequestParser::phase() const {
   return impl_->headBytes > 0 ? 1 : 0;
 }
 
-namespace {
-// llhttp's own refusals, as statuses: an unknown method is 501, a bad version 505, the rest 400.
-int StatusOf(llhttp_errno_t e) {
-  if (e == HPE_INVALID_METHOD) return 501;
-  if (e == HPE_INVALID_VERSION) return 505;
-  return 400;
+// llhttp refused the method: 501 if it is a token followed by a space (a
+// method we do not know, RFC 9110 15.6.2), else 400 ("G\rET /" or
+// "garbage\r\n" is a malformed request line). `from` is where the method
+// (or, begun in an earlier buffer, this buffer) starts. A token running to
+// the buffer's end is decided by the next one: true, undecided.
+bool HttpRequestParser::DecideMethod(const char* from, const char* end) {
+  Impl& m = *impl_;
+  const char* q = from;
+  while (q < end && kToken[static_cast<unsigned char>(*q)]) q++;
+  m.methodRun += static_cast<uint32_t>(q - from);
+  m.methodPending = q == end && m.methodRun <= limits_.maxHeaderBytes;
+  if (m.methodPending) return true;
+  error_.status = q < end && *q == ' ' && m.methodRun > 0 ? 501 : 400;
+  failed_ = true;
+  return false;
 }
-}  // namespace
 
 // The raw bytes of a head (llhttp 8.1 lets a bare CR and obs-fold through).
 bool HttpRequestParser::ScanHead(const char* q, const char* end) {
@@ -299,6 +326,7 @@ bool HttpRequestParser::ScanHead(const char* q, const char* end) {
 bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEvent>* out) {
   if (failed_) return false;
   Impl& m = *impl_;
+  if (m.methodPending) return DecideMethod(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + n);
   m.out = out;
   if (out->empty()) m.nDone = 0;
   const char* p = reinterpret_cast<const char*>(data);
@@ -306,12 +334,15 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
   // Where the head being read started in this buffer (its start, for one begun earlier), or null between heads.
   const char* headFrom = m.inHead && m.headBytes > 0 ? p : nullptr;
   auto fail = [&](llhttp_errno_t rc) {
-    if (!failed_) {
-      error_.status = StatusOf(rc);
-      error_.code = llhttp_errno_name(rc);
-      error_.reason = llhttp_get_error_reason(&m.p) ? llhttp_get_error_reason(&m.p) : "malformed request";
-      failed_ = true;
+    if (failed_) return false;
+    error_.status = 400;
+    error_.code = llhttp_errno_name(rc);
+    error_.reason = llhttp_get_error_reason(&m.p) ? llhttp_get_error_reason(&m.p) : "malformed request";
+    if (rc == HPE_INVALID_METHOD) {
+      m.methodRun = 0;
+      return DecideMethod(headFrom ? headFrom : llhttp_get_error_pos(&m.p), end);
     }
+    failed_ = true;
     return false;
   };
   while (p < end || m.pause == Impl::kAtHeadEnd) {

@@ -94,6 +94,7 @@ class HttpRequestParser {
   HttpError error_;
   bool failed_ = false;
   bool ScanHead(const char* from, const char* end);
+  bool DecideMethod(const char* from, const char* end);
   friend struct HttpCallbacks;
 };
 

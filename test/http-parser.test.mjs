@@ -1,8 +1,8 @@
 // The HTTP/1.1 request parser (native/http_parser.h): llhttp 8.1 from
 // Debian, and the guard layer for the strictness it lacks (each smuggling
 // attempt below is refused with 400 and the reason), limits (414, 431),
-// unknown methods and versions (501, 505), heads split across any number of
-// buffers, pipelining, chunked bodies.
+// malformed request lines (400), unknown methods and versions (501, 505),
+// heads split across any number of buffers, pipelining, chunked bodies.
 import { test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -160,6 +160,43 @@ test('limits: URL length (414), header bytes and count (431); unknown methods (5
   assert.is(errorOf('BREW /pot HTTP/1.1\r\n\r\n')?.status, 501);
   assert.is(errorOf('GET / HTTP/2.0\r\n\r\n')?.status, 505);
   assert.is(errorOf('GET / HTTP/3.1\r\n\r\n')?.status, 505);
+});
+
+test('request lines: a malformed one is 400; 505 only for a well-formed version other than 1.x; 501 only for a method that is a token', () => {
+  const cases = [
+    ['HTTP/1.10', 'GET / HTTP/1.10\r\n\r\n', 400],
+    ['HTTP/1', 'GET / HTTP/1\r\n\r\n', 400],
+    ['HTTP/1.', 'GET / HTTP/1.\r\n\r\n', 400],
+    ['HTTP/3.1x', 'GET / HTTP/3.1x\r\n\r\n', 400],
+    ['no version (HTTP/0.9 style)', 'GET /\r\n\r\n', 400],
+    ['no version, a space', 'GET / \r\n\r\n', 400],
+    ['a bare CR ending the request line', 'GET / HTTP/1.1\rHost: x\r\n\r\n', 400],
+    ['a bare CR after the version', 'GET / HTTP/1.1\r\r\n\r\n', 400],
+    ['a bare CR in the target', 'GET /\r HTTP/1.1\r\n\r\n', 400],
+    ['a bare CR after the method', 'GET\r/ HTTP/1.1\r\n\r\n', 400],
+    ['a bare CR inside the method', 'G\rET / HTTP/1.1\r\n\r\n', 400],
+    ['a line that is not a request line', 'garbage\r\n\r\n', 400],
+    ['HTTP/2.0', 'GET / HTTP/2.0\r\n\r\n', 505],
+    ['HTTP/3.1', 'GET / HTTP/3.1\r\n\r\n', 505],
+    ['HTTP/0.9', 'GET / HTTP/0.9\r\n\r\n', 505],
+    ['HTTP/9.9', 'GET / HTTP/9.9\r\n\r\n', 505],
+    ['an unknown method', 'BREW /pot HTTP/1.1\r\n\r\n', 501],
+    ['an unknown method that starts like a known one', 'GETX / HTTP/1.1\r\n\r\n', 501],
+  ];
+  for (const [what, req, status] of cases) {
+    for (const chunks of [[req], [...req]]) {
+      const evs = parse(chunks);
+      const e = evs.find((x) => x.type === 'error');
+      assert.is(e?.status, status, `${what}: ${status} (${JSON.stringify(kinds(evs))}${chunks.length > 1 ? ', byte by byte' : ''})`);
+      assert.ok(e.reason.length > 0, `${what}: says why`);
+      assert.is(evs.filter((x) => x.type === 'head').length, 0, `${what}: no head delivered`);
+    }
+  }
+  // HTTP/1.2 and up: served as HTTP/1.1 (RFC 9110 2.5), keep-alive and all.
+  const [h] = parse(['GET / HTTP/1.2\r\nHost: x\r\n\r\n']);
+  assert.is(h.type, 'head');
+  assert.is(h.version, '1.2');
+  assert.ok(h.keepAlive);
 });
 
 test.run();

@@ -265,7 +265,7 @@ for (const mode of ['hybrid', 'io+exec']) {
   netTest(`[${mode}] bad requests and smuggling attempts -> 400/501/505 and close; later requests are never served`, async () => {
     await withServer('site', async (port, rt) => {
       const cases = [
-        ['garbage\r\n\r\n', 501],
+        ['garbage\r\n\r\n', 400],
         ['GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n', 400],
         ['GET /a b HTTP/1.1\r\nHost: t\r\n\r\n', 400],
         ['POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
@@ -279,6 +279,12 @@ for (const mode of ['hybrid', 'io+exec']) {
         ['GET / HTTP/1.1\r\nX: no host\r\n\r\n', 400],
         ['BREW / HTTP/1.1\r\nHost: t\r\n\r\n', 501],
         ['GET / HTTP/2.0\r\nHost: t\r\n\r\n', 505],
+        ['GET / HTTP/3.1\r\nHost: t\r\n\r\n', 505],
+        ['GET / HTTP/1.10\r\nHost: t\r\n\r\n', 400],
+        ['GET / HTTP/1\r\nHost: t\r\n\r\n', 400],
+        ['GET /\r\nHost: t\r\n\r\n', 400],
+        ['GET / HTTP/1.1\rHost: t\r\n\r\n', 400],
+        ['GET\r/ HTTP/1.1\r\nHost: t\r\n\r\n', 400],
       ];
       for (const [req, status] of cases) {
         const x = await bounded(ask(port, req + get('/'), 2), 3000, JSON.stringify(req));
@@ -289,6 +295,14 @@ for (const mode of ['hybrid', 'io+exec']) {
       assert.is(await httpStat(rt, 'parseErrors'), cases.length);
       // still serving
       assert.is(await (await fetch(`http://${HOST}:${port}/`)).text(), 'hello');
+    });
+  });
+
+  netTest(`[${mode}] HTTP/1.2 is served as HTTP/1.1 (RFC 9110 2.5): kept alive`, async () => {
+    await withServer('site', async (port) => {
+      const x = await bounded(ask(port, 'GET / HTTP/1.2\r\nHost: t\r\n\r\n' + get('/'), 2), 3000, 'HTTP/1.2');
+      assert.equal(x.responses.map((r) => [r.status, r.text, r.headers.connection]), [[200, 'hello', undefined], [200, 'hello', undefined]]);
+      x.socket.destroy();
     });
   });
 
