@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <strings.h>
+#include <arpa/inet.h>
 
 namespace gatio {
 
@@ -54,6 +55,53 @@ struct TokenTable {
   constexpr bool operator[](unsigned char c) const { return t[c]; }
 };
 constexpr TokenTable kToken;
+
+// RFC 3986 reg-name bytes (unreserved, sub-delims; an IPv4 address is one
+// too), less two it allows: ',' (in a Host it is two values joined, RFC
+// 9110 5.3) and '%' (pct-encoded: no client sends it, IDNA names go as
+// A-labels, and a decoded '/' or '@' would move the authority's end).
+struct RegNameTable {
+  bool t[256] = {};
+  constexpr RegNameTable() {
+    for (int c = '0'; c <= '9'; c++) t[c] = true;
+    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
+    for (const char* p = "-._~!$&'()*+;="; *p; p++) t[static_cast<unsigned char>(*p)] = true;
+  }
+  constexpr bool operator[](unsigned char c) const { return t[c]; }
+};
+constexpr RegNameTable kRegName;
+
+// A Host value (RFC 9112 3.2: uri-host [":" port]): null if valid, else why
+// not. The fetch adapter builds request.url from it, so nothing but an
+// authority may pass ("x/admin?" would route the app to /admin).
+const char* InvalidHost(const char* s, size_t n) {
+  if (n == 0) return "an empty Host";
+  size_t i = 0;
+  if (s[0] == '[') {
+    const void* close = std::memchr(s, ']', n);
+    if (!close) return "a Host with an unclosed IP literal";
+    i = static_cast<size_t>(static_cast<const char*>(close) - s) + 1;
+    const std::string lit(s + 1, i - 2);
+    in6_addr a;
+    // (IPvFuture and zone ids name nothing a server here is reached by)
+    if (inet_pton(AF_INET6, lit.c_str(), &a) != 1) return "a Host whose IP literal is not an IPv6 address";
+  } else {
+    while (i < n && s[i] != ':') {
+      if (!kRegName[static_cast<unsigned char>(s[i])]) return "a Host holding a character a host name may not (a list, a space, a path, userinfo?)";
+      i++;
+    }
+    if (i == 0) return "a Host with an empty host name";
+  }
+  if (i == n) return nullptr;
+  if (s[i] != ':') return "a Host with bytes after its IP literal";
+  uint32_t port = 0;
+  for (i++; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return "a Host whose port is not a number";
+    if ((port = port * 10 + static_cast<uint32_t>(s[i] - '0')) > 65535) return "a Host whose port is over 65535";
+  }
+  return nullptr;  // (an empty port is allowed: RFC 3986 3.2.3)
+}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -157,6 +205,8 @@ struct HttpCallbacks {
     HttpHead& h = m->self->head_;
     if (m->last == HttpRequestParser::Impl::kField) m->value = {static_cast<uint32_t>(h.bytes.size()), 0};  // an empty value
     m->last = HttpRequestParser::Impl::kNone;
+    // Trailing whitespace is not part of a field value (RFC 9112 5; llhttp drops the leading only).
+    while (m->value.len > 0 && (h.bytes[m->value.off + m->value.len - 1] == ' ' || h.bytes[m->value.off + m->value.len - 1] == '\t')) m->value.len--;
     if (m->field.len == 0) return Fail(m, 400, "GATIO_HTTP_EMPTY_HEADER_NAME", "a header line has no name");
     // A name is a token: no whitespace before the colon (RFC 9112 5.1: a server must reject it), no other separators.
     for (uint32_t i = 0; i < m->field.len; i++) {
@@ -172,7 +222,10 @@ struct HttpCallbacks {
     auto is = [&](const char* want, uint32_t n) { return m->field.len == n && strncasecmp(name, want, n) == 0; };
     if (is("content-length", 14)) m->contentLengths.push_back(Trim(h.bytes.substr(m->value.off, m->value.len)));
     else if (is("transfer-encoding", 17)) m->transferEncoding += (m->transferEncoding.empty() ? "" : ",") + h.bytes.substr(m->value.off, m->value.len);
-    else if (is("host", 4)) m->hosts++;
+    else if (is("host", 4)) {
+      m->hosts++;
+      if (const char* why = InvalidHost(h.bytes.data() + m->value.off, m->value.len)) return Fail(m, 400, "GATIO_HTTP_HOST", why);
+    }
     else if (is("expect", 6) && Lower(Trim(h.bytes.substr(m->value.off, m->value.len))) == "100-continue") h.expectContinue = true;
     m->field = {};
     return 0;

@@ -80,6 +80,27 @@ test('Host: an HTTP/1.1 request without one is refused when the server requires 
   assert.is(httpParse([Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n')], { requireHost: true })[0].type, 'head', 'any case');
 });
 
+test('Host must be host[:port] (RFC 9112 3.2, RFC 3986 authority): an invalid one is 400, HTTP/1.0 too; a valid one passes as sent, its trailing whitespace not part of it', () => {
+  const bad = ['a, b', 'a,b', 'a b', 'x/admin?', 'x?a', 'x#a', 'user@x', '', ':80', 'x:8o', 'x:99999', 'x:1:2', '[::1', '[::1]x', '[zz]', '[v1.x]', '[fe80::1%25eth0]', 'a%2Fb', 'a\\b', 'a"b', 'ex\xe4mple'];
+  for (const host of bad) {
+    for (const v of ['1.1', '1.0']) {
+      const evs = parse([`GET / HTTP/${v}\r\nHost: ${host}\r\n\r\n`]);
+      const e = evs.find((x) => x.type === 'error');
+      assert.is(e?.status, 400, `Host ${JSON.stringify(host)} on HTTP/${v}: 400 (${JSON.stringify(kinds(evs))})`);
+      assert.ok(['GATIO_HTTP_HOST', 'HPE_INVALID_HEADER_TOKEN'].includes(e.code), `${JSON.stringify(host)}: ${e.code}`);
+      assert.is(evs.filter((x) => x.type === 'head').length, 0);
+    }
+  }
+  const good = ['example.com', 'example.com:8080', 'EXAMPLE.com', '127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:443', '[2001:db8::7]:8080', '[::ffff:1.2.3.4]', 'a-b_c~d.e', "x!$&'()*+;=y", 'xn--caf-dma.com', 'x:', 'localhost:0'];
+  for (const host of good) {
+    const [h] = parse([`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`]);
+    assert.is(h.type, 'head', `Host ${JSON.stringify(host)}: accepted`);
+    assert.equal(h.headers, [['Host', host]]);
+  }
+  const [h] = parse(['GET / HTTP/1.1\r\nHost: a:1 \t\r\nX: v  \r\n\r\n']);
+  assert.equal(h.headers, [['Host', 'a:1'], ['X', 'v']], 'trailing whitespace is not part of a field value (RFC 9112 5)');
+});
+
 test('smuggling attempts and malformed heads: refused with 400 and why, nothing of the request delivered', () => {
   const cases = [
     ['a bare CR inside a header line', 'GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n'],

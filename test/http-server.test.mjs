@@ -340,6 +340,30 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] an invalid Host is 400 and close, on the fast and the fetch handler (Host: x/users/5? does not route a Hono app); a valid one builds request.url`, async () => {
+    for (const handler of ['site', 'hono']) {
+      await withServer(handler, async (port, rt) => {
+        const bad = ['x/users/5?', 'a, b', 'a b', 'user@x', '', 'x:99999'];
+        for (const host of bad) {
+          const x = await bounded(ask(port, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n` + get('/'), 2), 3000, JSON.stringify(host));
+          assert.equal(x.responses.map((r) => r.status), [400], `${handler}: Host ${JSON.stringify(host)}`);
+          assert.ok(await closesWithin(x.socket, 3000), 'closed');
+        }
+        assert.is(await httpStat(rt, 'parseErrors'), bad.length);
+      });
+    }
+    await withServer('hono', async (port) => {
+      const x = await bounded(ask(port, 'GET /users/7 HTTP/1.1\r\nHost: [::1]:8080 \r\n\r\n'), 3000, 'IPv6 literal Host');
+      assert.equal([x.responses[0].status, JSON.parse(x.responses[0].text)], [200, { id: '7', q: null }]);
+      x.socket.destroy();
+    });
+    await withServer('fetch-probe', async (port) => {
+      const x = await bounded(ask(port, 'GET /where?q=1 HTTP/1.1\r\nHost: Example.com:8080\t\r\n\r\n'), 3000, 'request.url');
+      assert.is(x.responses[0].headers['x-route'], '/where');
+      x.socket.destroy();
+    });
+  });
+
   netTest(`[${mode}] an absolute-form target (GET http://host/path) is served by its path, on the fast and the fetch handler`, async () => {
     await withServer('site', async (port) => {
       const x = await ask(port, 'GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n');
