@@ -256,7 +256,16 @@ struct HttpCallbacks {
       if (lastCoding != "chunked") return Fail(m, 400, "GATIO_HTTP_TRANSFER_ENCODING", "Transfer-Encoding must end with chunked (got \"" + m->transferEncoding + "\")");
       h.chunked = true;
     }
-    if (!m->contentLengths.empty()) h.contentLength = static_cast<int64_t>(p->content_length);
+    // A CONNECT has no content (RFC 9110 9.3.6): llhttp ends the request at
+    // its head, so its body would be parsed as the next request (smuggled).
+    if (p->method == HTTP_CONNECT && (h.chunked || (!m->contentLengths.empty() && p->content_length > 0))) {
+      return Fail(m, 400, "GATIO_HTTP_CONNECT_BODY", "a CONNECT request with content (it has none: RFC 9110 9.3.6)");
+    }
+    if (!m->contentLengths.empty()) {
+      // llhttp reads up to 2^64 - 1 (unsigned); JS holds 2^53 - 1 exactly, which is also maxBody's ceiling (2^63 once came out negative).
+      if (p->content_length > (uint64_t{1} << 53) - 1) return Fail(m, 413, "GATIO_HTTP_CONTENT_LENGTH", "Content-Length " + m->contentLengths[0] + " is larger than any body served (2^53 - 1 bytes)");
+      h.contentLength = static_cast<int64_t>(p->content_length);
+    }
     h.keepAlive = llhttp_should_keep_alive(p) != 0;
     h.upgrade = p->upgrade != 0;
     m->inHead = false;
@@ -430,6 +439,8 @@ bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEven
       if (stop == end) {
         llhttp_errno_t rc2 = llhttp_execute(&m.p, end, 0);
         if (rc2 == HPE_PAUSED) llhttp_resume(&m.p);
+        // An Upgrade or CONNECT that ends the buffer: complete, and the connection stays HTTP (as above).
+        else if (rc2 == HPE_PAUSED_UPGRADE) llhttp_resume_after_upgrade(&m.p);
         else if (rc2 != HPE_OK) return fail(rc2);
         m.pause = Impl::kNoPause;
       }

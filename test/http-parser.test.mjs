@@ -101,6 +101,37 @@ test('Host must be host[:port] (RFC 9112 3.2, RFC 3986 authority): an invalid on
   assert.equal(h.headers, [['Host', 'a:1'], ['X', 'v']], 'trailing whitespace is not part of a field value (RFC 9112 5)');
 });
 
+test('an Upgrade or CONNECT request that ends a buffer: head and end, no error, and the next buffer is the next request', () => {
+  const ws = 'GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  const h2c = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n';
+  const connect = 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n';
+  for (const req of [ws, h2c, connect]) {
+    for (const chunks of [[req, 'GET /next HTTP/1.1\r\n\r\n'], [...req, 'GET /next HTTP/1.1\r\n\r\n']]) {
+      const evs = parse(chunks);
+      assert.equal(kinds(evs), ['head', 'end', 'head', 'end'], `${JSON.stringify(req.slice(0, 20))}${chunks.length > 2 ? ' byte by byte' : ''}`);
+      assert.ok(evs[0].upgrade);
+      assert.is(evs[2].url, '/next');
+    }
+  }
+});
+
+test('a CONNECT request with content is 400 (RFC 9110 9.3.6: it has none, and llhttp would parse its body as the next request); Content-Length: 0 is none', () => {
+  for (const req of ['CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 27\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n', 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']) {
+    const evs = parse([req]);
+    assert.equal(kinds(evs), ['error 400 GATIO_HTTP_CONNECT_BODY'], JSON.stringify(kinds(evs)));
+  }
+  assert.equal(kinds(parse(['CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n'])), ['head', 'end']);
+});
+
+test('a Content-Length past 2^53 - 1 (over any maxBody; 2^63 and up once read as negative) is 413, never a negative length', () => {
+  for (const n of ['9007199254740992', '9223372036854775807', '9223372036854775808', '18446744073709551615']) {
+    const evs = parse([`POST / HTTP/1.1\r\nContent-Length: ${n}\r\n\r\n`]);
+    assert.equal(kinds(evs), ['error 413 GATIO_HTTP_CONTENT_LENGTH'], `${n}: ${JSON.stringify(evs)}`);
+  }
+  assert.is(errorOf('POST / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n')?.status, 400, 'past 2^64: llhttp\'s overflow');
+  assert.is(parse(['POST / HTTP/1.1\r\nContent-Length: 9007199254740991\r\n\r\n'])[0].contentLength, 2 ** 53 - 1);
+});
+
 test('smuggling attempts and malformed heads: refused with 400 and why, nothing of the request delivered', () => {
   const cases = [
     ['a bare CR inside a header line', 'GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n'],

@@ -175,6 +175,45 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] an Upgrade or CONNECT alone in its packet (a WebSocket handshake, curl --http2's h2c upgrade): answered, no stray 400, the connection stays usable`, async () => {
+    await withServer('site', async (port, rt) => {
+      const ws = get('/', 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n');
+      for (const req of [ws, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n']) {
+        const x = await bounded(ask(port, req), 3000, JSON.stringify(req.slice(0, 20)));
+        assert.ok([200, 404].includes(x.responses[0]?.status));
+        await new Promise((r) => setTimeout(r, 200));
+        assert.is(x.reader.rest.length, 0, `nothing after the answer (${JSON.stringify(x.reader.rest.toString('latin1').slice(0, 40))})`);
+        assert.not.ok(await closesWithin(x.socket, 100), 'still open');
+        x.socket.write(get('/'));
+        assert.is((await bounded(x.reader.next(), 3000, 'the next request')).text, 'hello');
+        x.socket.destroy();
+      }
+      // curl --http2 over plain HTTP asks for h2c; answered in HTTP/1.1, its second URL reuses the connection
+      const out = (await run('curl', ['-s', '--http2', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} %{num_connects}\\n', `http://${HOST}:${port}/`, `http://${HOST}:${port}/`])).toString();
+      assert.is(out, '200 1\n200 0\n', 'both 200, one connection');
+      assert.is(await httpStat(rt, 'parseErrors'), 0);
+    });
+  });
+
+  netTest(`[${mode}] a CONNECT with content is 400 and close: its body is not served as the next request`, async () => {
+    await withServer('site', async (port) => {
+      const smuggled = get('/');
+      const x = await bounded(ask(port, `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`, 2), 3000, 'CONNECT with a body');
+      assert.equal(x.responses.map((r) => r.status), [400]);
+      assert.ok(await closesWithin(x.socket, 3000));
+    });
+  });
+
+  netTest(`[${mode}] Content-Length of 2^63 and more: 413 and close (was read as a negative length: the handler ran, waiting for a body)`, async () => {
+    await withServer('probe', async (port) => {
+      for (const n of ['9223372036854775808', '18446744073709551615']) {
+        const x = await bounded(ask(port, `POST /length HTTP/1.1\r\nHost: t\r\nContent-Length: ${n}\r\n\r\nabc`), 3000, n);
+        assert.equal(x.responses.map((r) => r.status), [413], n);
+        assert.ok(await closesWithin(x.socket, 3000));
+      }
+    });
+  });
+
   netTest(`[${mode}] bodies: chunked and Content-Length uploads, streamed responses, Expect: 100-continue`, async () => {
     await withServer('probe', async (port) => {
       // chunked upload, streamed back chunked as it arrives
