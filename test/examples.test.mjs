@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { topology } from '../dist/index.js';
 import { bounded, connect, freePort, readBytes, udpAsk } from './_net-support.mjs';
+import { responses } from './_http-support.mjs';
 import { join } from 'node:path';
 import { root } from './_support.mjs';
 
@@ -82,6 +83,25 @@ for (const drivers of ['hybrid', 'io+exec']) test(`examples/http-server.mjs --dr
   assert.ok(Date.now() - t0 >= 140, 'slow waited');
   const nf = await fetch(`${base}/other`);
   assert.is(nf.status, 404);
+  // HEAD wherever GET is answered (RFC 9110 9.3.2): the GET's status and headers, no body (each HEAD pipelined after its GET)
+  const paths = ['/', '/size/123457', '/slow/20', '/other'];
+  const s = await connect(port, '127.0.0.1');
+  const rs = responses(s, { head: [...paths.map((_, i) => 2 * i + 1), 2 * paths.length] });
+  for (const p of paths) s.write(`GET ${p} HTTP/1.1\r\nHost: t\r\n\r\nHEAD ${p} HTTP/1.1\r\nHost: t\r\n\r\n`);
+  const strip = ({ date, ...rest }) => rest;
+  for (const p of paths) {
+    const g = await bounded(rs.next(), 5000, `GET ${p}`);
+    const h = await bounded(rs.next(), 5000, `HEAD ${p}`);
+    assert.is(h.status, g.status, `HEAD ${p}: the GET's status`);
+    assert.equal(strip(h.headers), strip(g.headers), `HEAD ${p}: the GET's headers`);
+    assert.is(h.body.length, 0);
+  }
+  s.write('HEAD /size/1000000000 HTTP/1.1\r\nHost: t\r\n\r\n');
+  const big = await bounded(rs.next(), 5000, 'HEAD of a 1 GB GET');
+  assert.equal([big.status, big.headers['content-length']], [200, '1000000000']);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(rs.rest.length, 0, 'no body bytes after a HEAD response');
+  s.destroy();
   await ex.stop();
 });
 
