@@ -263,7 +263,12 @@ class Loop {
       case kSetupExecDied:
         ExecDied(m.died, m.diedGen);
         break;
-      case kSetupExecJoined:
+      case kSetupExecJoined:  // a restarted exec driver attached, or the 9th and later of a port's
+        if (m.died >= d_->endpoints.size()) {
+          r.ok = 0, r.err = -EINVAL;
+          break;
+        }
+        execGen_[m.died] = m.execGens[0];
         if (m.server < execs_.size() && std::find(execs_[m.server].begin(), execs_[m.server].end(), m.died) == execs_[m.server].end()) execs_[m.server].push_back(m.died);
         break;
       default:
@@ -319,7 +324,17 @@ class Loop {
     spec.maxConnections = m.maxConnections;
     spec.highWater = m.highWater;
     spec.maxQueued = m.maxQueued;
-    for (unsigned i = 0; i < m.nSteer && i < 8; i++) spec.steer.push_back(m.steer[i]);
+    if (m.nSteerAll > 8) {  // a longer group: its CPUs in a block of the arena
+      if (!(m.steerBlock >= 0) || static_cast<uint64_t>(m.steerBlock) + uint64_t{m.nSteerAll} * 2 > ArenaBytes()) return -EINVAL;
+      const uint8_t* p = ArenaBase() + static_cast<uint64_t>(m.steerBlock);
+      for (unsigned i = 0; i < m.nSteerAll; i++) {
+        uint16_t cpu;
+        std::memcpy(&cpu, p + 2 * i, 2);
+        spec.steer.push_back(cpu);
+      }
+    } else {
+      for (unsigned i = 0; i < m.nSteer && i < 8; i++) spec.steer.push_back(m.steer[i]);
+    }
     if (m.nExecs == 0 || m.nExecs > 8) return -EINVAL;
     ListenResult out;
     int rc = net_->Listen(spec, &out, why);

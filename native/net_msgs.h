@@ -82,14 +82,17 @@ struct NetSetupMsg {
   uint16_t steer[8];  // Listen: CPU steering, the CPUs of the group's sockets in join order
   uint16_t died;      // ExecDied: the endpoint of the exec driver that died; ExecJoined: of its successor, attached to `server`
   uint16_t diedGen;   // ExecDied: its successor's generation
-  uint16_t execGens[8];  // Listen: the exec drivers' inbox generations now
-  uint8_t reserved[16];
+  uint16_t execGens[8];  // Listen: the exec drivers' inbox generations now; ExecJoined: execGens[0], the successor's
+  double steerBlock;     // Listen with more than 8 steering CPUs: an arena block of nSteerAll u16 CPUs (the sender frees it after the reply); else -1
+  uint16_t nSteerAll;
+  uint8_t reserved[6];
 };
 static_assert(sizeof(NetSetupMsg) == 160 && offsetof(NetSetupMsg, diedGen) == 126 && offsetof(NetSetupMsg, execGens) == 128 && offsetof(NetSetupMsg, callId) == 8 && offsetof(NetSetupMsg, bufBlock) == 16 &&
                   offsetof(NetSetupMsg, queuedBlock) == 24 && offsetof(NetSetupMsg, slots) == 32 && offsetof(NetSetupMsg, backlog) == 56 &&
                   offsetof(NetSetupMsg, port) == 68 && offsetof(NetSetupMsg, family) == 70 && offsetof(NetSetupMsg, flags) == 71 &&
                   offsetof(NetSetupMsg, addr) == 72 && offsetof(NetSetupMsg, execs) == 88 && offsetof(NetSetupMsg, nExecs) == 104 &&
-                  offsetof(NetSetupMsg, nSteer) == 105 && offsetof(NetSetupMsg, steer) == 108 && offsetof(NetSetupMsg, died) == 124,
+                  offsetof(NetSetupMsg, nSteer) == 105 && offsetof(NetSetupMsg, steer) == 108 && offsetof(NetSetupMsg, died) == 124 &&
+                  offsetof(NetSetupMsg, steerBlock) == 144 && offsetof(NetSetupMsg, nSteerAll) == 152,
               "NetSetup offsets (protocol/net.ts NetSetupAt)");
 
 struct NetSetupDoneMsg {

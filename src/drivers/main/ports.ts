@@ -172,6 +172,8 @@ export interface IoPortContext {
   ioSetup(driver: number, op: SetupOp, fill?: (m: DataView) => void): Promise<SetupReply>;
   alloc(tpc: number, bytes: number, align: number): number;
   free(tpc: number, offset: number): void;
+  /** bytes of TPC `tpc`'s arena */
+  view(tpc: number, offset: number, bytes: number): Uint8Array;
   /** the exec drivers that run the connections of io driver `io` (its SMT sibling, else its TPC's) */
   execsFor(io: PlannedDriver): PlannedDriver[];
   /** the inbox generation of driver `id` now */
@@ -201,7 +203,10 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
   const o = spec.byTpc[d.tpc] ?? spec.options;
   const execs = ctx.execsFor(d);
   if (execs.length === 0) throw new PortError(`gatio: ${spec.key}: ${label(d)} has no exec driver in its TPC to run the handlers`, 'GATIO_PORT_LISTEN', spec.key);
-  if (execs.length > 8) execs.length = 8;
+  // The setup message holds 8 exec drivers and 8 steering CPUs: more execs join after the listen (ExecJoined), more CPUs go in a block.
+  const inMessage = execs.slice(0, 8);
+  const steerBlock = steer.length > 8 ? ctx.alloc(d.tpc, 2 * steer.length, 64) : -1;
+  if (steerBlock >= 0) ctx.view(d.tpc, steerBlock, 2 * steer.length).set(new Uint8Array(new Uint16Array(steer).buffer));
   const bufBlock = ctx.alloc(d.tpc, bufferBlockBytes(o.bufCount, o.bufSize), 4096);
   const q = ctx.queuedBlock(d);
   const addr = parseHost(spec.host);
@@ -221,14 +226,16 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
     m.setUint8(NetSetupAt.Family, addr.family);
     m.setUint8(NetSetupAt.Flags, SETUP_REUSEPORT | (o.noDelay ? SETUP_NODELAY : 0) | (spec.protocol === 'udp' ? SETUP_UDP : 0) | (o.forceRcvBuf ? SETUP_FORCE_RCVBUF : 0));
     addr.bytes.forEach((b, i) => m.setUint8(NetSetupAt.Addr + i, b));
-    execs.forEach((e, i) => {
+    inMessage.forEach((e, i) => {
       m.setUint16(NetSetupAt.Execs + 2 * i, e.id + 1, true);
       m.setUint16(NetSetupAt.ExecGens + 2 * i, ctx.generation(e.id) & 0xffff, true);
     });
-    m.setUint8(NetSetupAt.NExecs, execs.length);
+    m.setUint8(NetSetupAt.NExecs, inMessage.length);
     m.setUint8(NetSetupAt.NSteer, Math.min(8, steer.length));
     steer.slice(0, 8).forEach((c, i) => m.setUint16(NetSetupAt.Steer + 2 * i, c, true));
-  });
+    m.setFloat64(NetSetupAt.SteerBlock, steerBlock, true);
+    m.setUint16(NetSetupAt.NSteerAll, steer.length, true);
+  }).finally(() => steerBlock >= 0 && ctx.free(d.tpc, steerBlock)); // the io driver copied the CPUs at the listen
   if (!r.ok) {
     ctx.free(d.tpc, bufBlock);
     const e = Object.assign(new Error(`${errnoText(-r.err)}`), { errno: r.err });
@@ -266,6 +273,7 @@ async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, stee
     await ctx.ioSetup(d.id, SetupOp.Stop, (m) => (m.setUint16(NetSetupAt.Server, r.server, true), m.setUint8(NetSetupAt.Flags, SETUP_CLOSE_CONNS))).catch(() => {});
     throw err;
   });
+  for (const e of execs.slice(8)) await ctx.ioSetup(d.id, SetupOp.ExecJoined, (m) => joined(m, r.server, e, ctx));
   const odd = shapes.findIndex((sh) => sh !== shapes[0]);
   const effective = effectiveConfig({ ...spec, options: o }, shapes[0]!, r);
 
@@ -344,6 +352,13 @@ export async function rejoinIoPort(open: OpenPort, d: PlannedDriver, drivers: Pl
 }
 
 /** An exec driver of an io port died and restarted: the io drivers give its buffers back and forget its connections, then it attaches again. */
+/** An ExecJoined setup: exec driver `e` runs connections of `server` (with its inbox generation now). */
+function joined(m: DataView, server: number, e: PlannedDriver, ctx: IoPortContext): void {
+  m.setUint16(NetSetupAt.Server, server, true);
+  m.setUint16(NetSetupAt.Died, e.id + 1, true);
+  m.setUint16(NetSetupAt.ExecGens, ctx.generation(e.id) & 0xffff, true);
+}
+
 export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers: PlannedDriver[], ctx: IoPortContext, diedOnly: boolean): Promise<void> {
   for (const [ioId, { server }] of open.drivers) {
     const io = drivers[ioId]!;
@@ -374,6 +389,6 @@ export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers
     const { shape } = (await ctx.control(exec.id, ControlOp.NetAttach, a, TIMEOUT_MS)) as { shape: string };
     if (shape !== open.effective.shape) throw new PortError(`gatio: ${open.key}: restarted ${label(exec)} has handler shape ${JSON.stringify(shape)}, the port's is ${JSON.stringify(open.effective.shape)}`, 'GATIO_PORT_MISMATCH', open.key);
     // Attached: the io driver routes connections to it again (it stopped at ExecDied).
-    await ctx.ioSetup(ioId, SetupOp.ExecJoined, (m) => (m.setUint16(NetSetupAt.Server, server, true), m.setUint16(NetSetupAt.Died, exec.id + 1, true)));
+    await ctx.ioSetup(ioId, SetupOp.ExecJoined, (m) => joined(m, server, exec, ctx));
   }
 }

@@ -331,6 +331,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     ioSetup: (driver, op, fill) => this.ioSetup(driver, op, fill),
     alloc: (tpc, bytes, align) => this.arenas[tpc]!.alloc(bytes, align).offset,
     free: (tpc, offset) => this.arenas[tpc]!.free(offset),
+    view: (tpc, offset, bytes) => new Uint8Array(this.arenas[tpc]!.buffer, offset, bytes),
     execsFor: (io) => {
       const execs = this.plan.drivers.filter((d) => d.kind === 'exec' && d.tpc === io.tpc);
       const siblings = execs.filter((d) => d.core === io.core);

@@ -123,6 +123,8 @@ export const enum NetSetupAt {
   Died = 124, // u16
   DiedGen = 126, // u16
   ExecGens = 128, // u16 x 8
+  SteerBlock = 144, // f64: Listen with more than 8 steering CPUs: an arena block of u16 CPUs (NSteerAll of them); -1 otherwise
+  NSteerAll = 152, // u16
   Bytes = 160,
 }
 export const enum SetupOp {
