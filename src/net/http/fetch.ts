@@ -210,14 +210,28 @@ export function installLazyResponse(): void {
 
 // ---- writing a Response ------------------------------------------------------------------------
 
-function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefined, skipLength: boolean): boolean {
-  let type = false;
-  if (!headers) return false;
+/** What @hono/node-server gives a body without a Content-Type (Node's adapter, which Hono apps are written for). */
+const DEFAULT_TYPE = 'text/plain; charset=UTF-8';
+const DIGITS = /^[0-9]+$/;
+
+/** The framing headers of the app's, which the server decides on (the rest is copied as given). */
+interface AppFraming {
+  type: boolean;
+  /** the app's Content-Length, as written */
+  length: string | null;
+  /** the app said Transfer-Encoding: chunked */
+  chunked: boolean;
+}
+
+function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefined): AppFraming {
+  const f: AppFraming = { type: false, length: null, chunked: false };
+  if (!headers) return f;
   const put = (k: string, v: string): void => {
-    const l = k.toLowerCase();
-    if (l === 'content-type') type = true;
-    if (skipLength && l === 'content-length') return;
-    if (l === 'transfer-encoding' || l === 'connection' || l === 'keep-alive') return; // framing is ours
+    const l = k.length === 12 || k.length === 14 || k.length === 17 || k.length === 10 ? k.toLowerCase() : '';
+    if (l === 'content-type') f.type = true;
+    else if (l === 'content-length') return void (f.length = v.trim());
+    else if (l === 'transfer-encoding') return void (f.chunked ||= /chunked/i.test(v));
+    if (l === 'connection' || k.toLowerCase() === 'keep-alive') return; // framing is ours
     res.header(k, v);
   };
   if (headers instanceof Headers) {
@@ -225,24 +239,95 @@ function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefin
     for (const c of headers.getSetCookie()) put('set-cookie', c);
   } else if (Array.isArray(headers)) for (const [k, v] of headers) put(k!, v!);
   else for (const [k, v] of Object.entries(headers)) put(k, v as string);
-  return type;
+  return f;
 }
 
-async function writeStream(res: HttpResponse, body: ReadableStream<Uint8Array>): Promise<void> {
+/**
+ * The app's Content-Length for a body of `n` bytes: kept as written (`00011`
+ * too) when it is true, or when no body goes out (HEAD, 204, 304: it
+ * describes the GET's); one that contradicts the body is dropped and the
+ * server's written (sent as given, the client would read the next response
+ * from this one's body).
+ */
+function knownLength(res: HttpResponse, f: AppFraming, n: number): void {
+  if (f.length !== null && DIGITS.test(f.length) && (Number(f.length) === n || res.bodyless)) res.header('content-length', f.length);
+}
+
+type Chunk = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+/** `p`'s result if it is there within this turn's next few microtasks, else undefined (what @hono/node-server's readWithoutBlocking does). */
+function ready(p: Promise<Chunk>): Promise<Chunk | undefined> {
+  return Promise.race([p, Promise.resolve().then(() => Promise.resolve(undefined))]);
+}
+
+function bytesOf(value: unknown): Uint8Array | string {
+  if (value instanceof Uint8Array || typeof value === 'string') return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError(`the Response body stream gave a chunk that is not bytes (${value === null ? 'null' : typeof value})`);
+}
+
+function lengthOf(b: Uint8Array | string): number {
+  return typeof b === 'string' ? Buffer.byteLength(b) : b.length;
+}
+
+/**
+ * Streams `body` with backpressure. The head goes out with the first chunk,
+ * or at once when the stream has nothing yet: an SSE client waits for the
+ * head before it does anything else. `whole` (a Node Response, whose body
+ * is always a stream): a body that is all there without waiting (two
+ * chunks at most, as @hono/node-server reads) goes out with a Content-Length.
+ * An app's Content-Length on a stream is trusted; a stream that gives more
+ * or fewer bytes cuts the connection.
+ */
+async function writeStream(res: HttpResponse, body: ReadableStream<Uint8Array>, f: AppFraming, whole: boolean): Promise<void> {
   const reader = body.getReader();
-  const first = await reader.read();
-  if (first.done) return res.end();
-  const second = await reader.read();
-  if (second.done) return res.end(first.value); // one piece: a Content-Length response
-  if (!res.write(first.value)) await res.drained();
-  let chunk: Awaited<ReturnType<typeof reader.read>> = second;
-  while (!chunk.done) {
+  let declared = f.length !== null && DIGITS.test(f.length) ? Number(f.length) : -1;
+  if (res.bodyless) {
+    // HEAD, 204, 304: nothing of the stream goes out
+    reader.cancel().catch(() => {});
+    knownLength(res, f, 0);
+    res.write(''); // (the head without framing of its own; a Content-Length given stays)
+    return res.end();
+  }
+  const collect = whole && !f.chunked;
+  // What the stream has without waiting: the first chunk (the head goes with it), or up to two (collect).
+  let pending = reader.read();
+  let got = await ready(pending);
+  const parts: Array<Uint8Array | string> = [];
+  while (got !== undefined && !got.done && (parts.length === 0 || (collect && parts.length < 2))) {
+    parts.push(bytesOf(got.value));
+    got = await ready((pending = reader.read()));
+  }
+  if (got?.done && (collect || (parts.length === 0 && declared < 0))) {
+    // all of it: a Node Response's body that was all there, or an empty stream, goes out with a Content-Length
+    const all = parts.length < 2 ? parts[0] : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    knownLength(res, f, all === undefined ? 0 : lengthOf(all));
+    return res.end(all);
+  }
+  if (declared >= 0) res.header('content-length', f.length!);
+  const put = (b: Uint8Array | string): boolean | 'cut' => {
+    if (declared >= 0 && (declared -= lengthOf(b)) < 0) return 'cut'; // more than the app's Content-Length
+    return res.write(b);
+  };
+  let ok: boolean | 'cut' = res.write(''); // the head: with the first chunk (same turn, one send) or alone
+  for (const p of parts) if ((ok = put(p)) === 'cut') break;
+  // `got`: the result after `parts`, or undefined while `pending` is still out
+  while (ok !== 'cut') {
+    if (ok === false) await res.drained();
     if (res.aborted) {
-      await reader.cancel(res.req?.abortedBy ?? undefined);
-      return;
+      pending.catch(() => {});
+      return void reader.cancel(res.req?.abortedBy ?? undefined).catch(() => {});
     }
-    if (!res.write(chunk.value)) await res.drained();
-    chunk = await reader.read();
+    const c = got ?? (await pending);
+    got = undefined;
+    if (c.done) break;
+    ok = put(bytesOf(c.value));
+    pending = reader.read();
+  }
+  if (ok === 'cut' || declared > 0) {
+    pending.catch(() => {});
+    reader.cancel().catch(() => {});
+    throw new Error(`the Response body stream gave ${ok === 'cut' ? 'more' : 'fewer'} bytes than its Content-Length (${f.length})`);
   }
   res.end();
 }
@@ -252,23 +337,31 @@ export async function writeResponse(res: HttpResponse, r: Response): Promise<voi
   setup();
   if (!(r instanceof RealResponse)) throw new TypeError(`the fetch handler returned ${r === null ? 'null' : typeof r}, not a Response`);
   const lazy = r as unknown as LazyResponse;
+  let whole = true;
   if (Object.getPrototypeOf(r) === LazyResponse.prototype) {
     if (!lazy[REAL]) {
       // A LazyResponse nobody turned into the real one: status, headers and body as given.
       const init = lazy[INIT];
       res.status(init?.status ?? 200);
-      const typed = copyHeaders(res, init?.headers, true);
-      const body = lazy[BODY] as LightBody;
-      if (typeof body === 'string' && !typed) res.header('content-type', 'text/plain;charset=UTF-8');
-      return res.end(body == null ? undefined : body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+      const f = copyHeaders(res, init?.headers);
+      const b = lazy[BODY] as LightBody;
+      const body = b == null ? undefined : b instanceof ArrayBuffer ? new Uint8Array(b) : b;
+      if (body !== undefined && !f.type) res.header('content-type', DEFAULT_TYPE);
+      knownLength(res, f, body === undefined ? 0 : lengthOf(body));
+      return res.end(body);
     }
+    // gatio's Response made with a stream: chunked, as @hono/node-server's lightweight Response (Hono's stream() must stay so)
+    whole = light(lazy[BODY]) || typeof (lazy[BODY] as { getReader?: unknown }).getReader !== 'function';
     r = lazy[REAL];
   }
   res.status(r.status);
-  const length = r.headers.get('content-length');
-  copyHeaders(res, r.headers, length === null);
-  if (!r.body) return res.end();
-  return writeStream(res, r.body);
+  const f = copyHeaders(res, r.headers);
+  if (!r.body) {
+    knownLength(res, f, 0);
+    return res.end();
+  }
+  if (!f.type) res.header('content-type', DEFAULT_TYPE);
+  return writeStream(res, r.body, f, whole);
 }
 
 /** A fast handler that runs `fetch` (port-side.ts makes one per HTTP port with a fetch handler). */

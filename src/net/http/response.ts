@@ -83,6 +83,27 @@ export class HttpResponse {
     return true;
   }
 
+  /**
+   * @internal The response cannot be completed after its head went out (a
+   * stream that failed, a handler that threw after write()): what it wrote
+   * still goes out, in turn with the responses ahead of it, then the
+   * connection ends without the rest, so the client sees a cut body (no
+   * last chunk, or fewer bytes than its Content-Length), never a complete
+   * one. Writes after it go nowhere.
+   */
+  cut(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.aborted = true;
+    this.close = true;
+    this.sink.finish(this, true);
+  }
+
+  /** @internal no body goes out (HEAD, 1xx, 204, 304): a Content-Length set describes the body a GET would get */
+  get bodyless(): boolean {
+    return this.#bodyless();
+  }
+
   /** Sets the status (default 200). */
   status(code: number): this {
     if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`HttpResponse.status: expected a status from 100 to 999, got ${String(code)}`);

@@ -378,7 +378,10 @@ export class HttpServer {
       // reported once is enough
     }
     if (res.finished && !res.aborted) return;
-    if (!res.replace(500, reasonPhrase(500))) st.conn.close();
+    if (res.replace(500, reasonPhrase(500))) return;
+    // The head went out: what was written goes out, then the connection ends (a cut body); gone already: close.
+    if (res.aborted) st.conn.close();
+    else res.cut();
   }
 
   #tooLarge(st: HttpConn, req: HttpRequest): void {
