@@ -1,7 +1,8 @@
 // The fetch handler on the wire, as Hono apps expect the servers they are
 // written for (@hono/node-server) to behave: when a stream's head goes out,
 // framing and the app's own Content-Length and Transfer-Encoding, a stream
-// that fails midway. Real clients (Node's fetch) and raw sockets, on hybrid
+// that fails midway, the runtime's own 500, Responses of other fetch
+// implementations. Real clients (Node's fetch) and raw sockets, on hybrid
 // and on io+exec drivers.
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
@@ -151,6 +152,45 @@ for (const mode of ['hybrid', 'io+exec']) {
         assert.ok(over.text.endsWith('\r\n\r\nabc'), JSON.stringify(over.text));
         for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((res) => setTimeout(res, 10));
         assert.match(seen[2].message, /more bytes than its Content-Length \(4\)/);
+      },
+      { errors: true },
+    );
+  });
+
+  netTest(`[${mode}] the runtime's own 500 is text/plain; charset=UTF-8; a Response of another fetch implementation is served by its interface`, async () => {
+    await withServer(
+      'fetch-wire',
+      async (port, rt, seen) => {
+        const base = `http://${HOST}:${port}`;
+        let r = await fetch(`${base}/pony`);
+        assert.is(r.status, 201);
+        assert.is(r.headers.get('x-pony'), 'yes');
+        assert.is(r.headers.get('content-type'), 'text/x-pony');
+        assert.is(await r.text(), 'pony');
+        r = await fetch(`${base}/pony-empty`);
+        assert.is(r.status, 204);
+        assert.is(r.headers.get('x-pony'), 'empty');
+        assert.equal(seen.map((e) => e.message), [], 'served, not refused');
+        // what is no Response at all is still refused, with a 500 of the runtime's
+        for (const path of ['/not-a-response']) {
+          const x = await ask(port, get(path));
+          x.socket.destroy();
+          assert.is(x.responses[0].status, 500, path);
+          assert.is(x.responses[0].headers['content-type'], 'text/plain; charset=UTF-8', `${path}: the runtime's 500 says its type`);
+          assert.is(x.responses[0].text, 'Internal Server Error');
+        }
+        for (let i = 0; i < 100 && seen.length < 1; i++) await new Promise((res) => setTimeout(res, 10));
+        assert.match(seen[0].message, /returned an object, not a Response/);
+      },
+      { errors: true },
+    );
+    await withServer(
+      'probe',
+      async (port) => {
+        const x = await ask(port, get('/throw'));
+        x.socket.destroy();
+        assert.is(x.responses[0].status, 500);
+        assert.is(x.responses[0].headers['content-type'], 'text/plain; charset=UTF-8', "the fast handler's 500 too");
       },
       { errors: true },
     );

@@ -214,6 +214,13 @@ export function installLazyResponse(): void {
 const DEFAULT_TYPE = 'text/plain; charset=UTF-8';
 const DIGITS = /^[0-9]+$/;
 
+/** Headers of another fetch implementation: what the Fetch interface promises of them. */
+interface PonyHeaders {
+  [Symbol.iterator]?: () => Iterator<[string, string]>;
+  forEach?(cb: (v: string, k: string) => void): void;
+  getSetCookie?: () => string[];
+}
+
 /** The framing headers of the app's, which the server decides on (the rest is copied as given). */
 interface AppFraming {
   type: boolean;
@@ -238,8 +245,30 @@ function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefin
     for (const [k, v] of headers) if (k !== 'set-cookie') put(k, v);
     for (const c of headers.getSetCookie()) put('set-cookie', c);
   } else if (Array.isArray(headers)) for (const [k, v] of headers) put(k!, v!);
-  else for (const [k, v] of Object.entries(headers)) put(k, v as string);
+  else if (typeof (headers as unknown as PonyHeaders)[Symbol.iterator] === 'function' || typeof (headers as unknown as PonyHeaders).forEach === 'function') {
+    // another fetch implementation's Headers (a ponyfill): its interface, not its class
+    const h = headers as unknown as PonyHeaders;
+    const cookies = typeof h.getSetCookie === 'function' ? h.getSetCookie() : null; // (iterating joins them: unusable)
+    const each = (k: string, v: string): void => {
+      if (cookies === null || String(k).toLowerCase() !== 'set-cookie') put(String(k), String(v));
+    };
+    if (typeof h[Symbol.iterator] === 'function') for (const [k, v] of h as Iterable<[string, string]>) each(k, v);
+    else h.forEach!((v, k) => each(k, v));
+    if (cookies) for (const c of cookies) put('set-cookie', String(c));
+  } else for (const [k, v] of Object.entries(headers)) put(k, v as string);
   return f;
+}
+
+/**
+ * A Response of another fetch implementation (a ponyfill such as
+ * @whatwg-node/fetch's): not `instanceof Response`, but with the Fetch
+ * interface the server writes from: a numeric status, headers, and a body
+ * that is null or has getReader().
+ */
+function responseLike(r: unknown): r is Response {
+  if (typeof r !== 'object' || r === null) return false;
+  const x = r as { status?: unknown; headers?: unknown; body?: unknown };
+  return typeof x.status === 'number' && typeof x.headers === 'object' && x.headers !== null && (x.body == null || typeof (x.body as { getReader?: unknown }).getReader === 'function');
 }
 
 /**
@@ -332,10 +361,16 @@ async function writeStream(res: HttpResponse, body: ReadableStream<Uint8Array>, 
   res.end();
 }
 
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  const t = typeof x;
+  return t === 'object' ? 'an object' : /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
 /** Writes a Response to the fast handler's response. */
 export async function writeResponse(res: HttpResponse, r: Response): Promise<void> {
   setup();
-  if (!(r instanceof RealResponse)) throw new TypeError(`the fetch handler returned ${r === null ? 'null' : typeof r}, not a Response`);
+  if (!(r instanceof RealResponse) && !responseLike(r)) throw new TypeError(`the fetch handler returned ${describe(r)}, not a Response (nor an object with a numeric status, headers, and a body that is null or has getReader())`);
   const lazy = r as unknown as LazyResponse;
   let whole = true;
   if (Object.getPrototypeOf(r) === LazyResponse.prototype) {

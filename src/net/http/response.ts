@@ -73,7 +73,7 @@ export class HttpResponse {
    */
   replace(status: number, text: string): boolean {
     if (this.headersSent || this.aborted) return false;
-    this.#headers = '';
+    this.#headers = 'Content-Type: text/plain; charset=UTF-8\r\n';
     this.#hasLength = this.#chunked = false;
     this.#status = status;
     this.close ||= status !== 500;

@@ -427,7 +427,7 @@ export class HttpServer {
     }
     const res = new HttpResponse(st, false, false, true);
     st.enqueue(res);
-    res.status(status).end(text);
+    res.status(status).header('Content-Type', 'text/plain; charset=UTF-8').end(text);
   }
 
   // ---- timeouts --------------------------------------------------------------------
