@@ -2,15 +2,16 @@
 // written for (@hono/node-server) to behave: when a stream's head goes out,
 // framing and the app's own Content-Length and Transfer-Encoding, a stream
 // that fails midway, the runtime's own 500, Responses of other fetch
-// implementations. Real clients (Node's fetch) and raw sockets, on hybrid
-// and on io+exec drivers.
+// implementations, Date, statuses, `instanceof Response`, Connection: close.
+// Real clients (Node's fetch) and raw sockets, on hybrid and on io+exec
+// drivers.
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, netMissing } from './_net-support.mjs';
-import { ask, get } from './_http-support.mjs';
+import { ask, closesWithin, get } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
 const missing = await netMissing();
@@ -194,6 +195,52 @@ for (const mode of ['hybrid', 'io+exec']) {
       },
       { errors: true },
     );
+  });
+
+  netTest(`[${mode}] one Date (the handler's wins); final statuses 1xx and >= 600 are refused; instanceof Response holds for every Response; Connection: close from a fetch handler closes`, async () => {
+    await withServer('fetch-wire', async (port, rt, seen) => {
+      for (const [handlerPath, srv] of [['/date', 'fetch-wire']]) {
+        const raw = await rawExchange(port, get(handlerPath, 'Connection: close\r\n'));
+        const dates = headLines(raw.text).filter(([k]) => k === 'date');
+        assert.equal(dates, [['date', 'Tue, 01 Jan 2030 00:00:00 GMT']], `${srv}: one Date, the handler's`);
+      }
+      const st = await (await fetch(`http://${HOST}:${port}/statuses`)).json();
+      for (const s of ['103', '101', '600']) {
+        assert.match(st[s].lazy, /^RangeError: .*200 to 599/, `gatio's Response refuses ${s}: ${st[s].lazy}`);
+        assert.match(st[s].real, /^RangeError/, `Node's refuses ${s} too`);
+      }
+      assert.equal(st['599'], { lazy: 'ok 599', real: 'ok 599' });
+      // a Response of another implementation with a status no Response may have: the runtime's 500, the status named
+      const pony = await ask(port, get('/pony-600'));
+      pony.socket.destroy();
+      assert.is(pony.responses[0].status, 500);
+      for (let i = 0; i < 100 && seen.length < 1; i++) await new Promise((res) => setTimeout(res, 10));
+      assert.match(seen[0]?.message ?? '', /status 600/);
+      const inst = await (await fetch(`http://${HOST}:${port}/instanceof`)).json();
+      assert.equal(inst, { lazy: true, real: true, json: true, redirect: true, clone: true, plain: false, pony: false, subclass: [true, true, false] });
+      // Connection: close set by the app: said once, the connection closes after it, a request pipelined behind is not served
+      const x = await ask(port, get('/close') + get('/date'), 2);
+      assert.is(x.responses.length, 1);
+      assert.is(x.responses[0].text, 'bye');
+      assert.is(x.responses[0].headers.connection, 'close');
+      assert.ok(await closesWithin(x.socket, 3000), 'closed after the response');
+      assert.is(seen.length, 1, seen.map((e) => e.message).join('\n'));
+    }, { errors: true });
+    await withServer('edges', async (port) => {
+      const raw = await rawExchange(port, get('/date', 'Connection: close\r\n'));
+      assert.equal(headLines(raw.text).filter(([k]) => k === 'date'), [['date', 'Tue, 01 Jan 2030 00:00:00 GMT']], 'res.header(Date): one Date, the handler\'s');
+      for (const code of [100, 101, 103, 199, 600, 999]) {
+        const x = await ask(port, get(`/status?code=${code}`));
+        x.socket.destroy();
+        assert.is(x.responses[0].status, 400, `res.status(${code}) is refused`);
+        assert.match(x.responses[0].text, new RegExp(`RangeError: HttpResponse.status: .*${code}`));
+      }
+      for (const code of [200, 418, 599]) {
+        const x = await ask(port, get(`/status?code=${code}`));
+        x.socket.destroy();
+        assert.is(x.responses[0].status, code);
+      }
+    });
   });
 
 }

@@ -166,6 +166,12 @@ function light(body: unknown): body is LightBody {
 /** `new Response(body, init)` that keeps both until someone needs the real Response. */
 function LazyResponse(this: LazyResponse, body?: unknown, init?: ResponseInit): void {
   if (!new.target) throw new TypeError("Class constructor Response cannot be invoked without 'new'");
+  if (init?.status !== undefined) {
+    // as the real one checks it (WebIDL's unsigned short, then the range): a status no client could take is refused here, not sent
+    const st = Math.trunc(Number(init.status)) & 0xffff;
+    if (st < 200 || st > 599) throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive (got ${String(init.status)})`);
+    if (st !== init.status) init = { ...init, status: st };
+  }
   this[BODY] = body;
   this[INIT] = init;
   if (!light(body)) realResponse(this); // a stream, a Blob, FormData, ...: the real one now (it checks them)
@@ -191,6 +197,13 @@ function buildResponseProto(): void {
   });
   delegateTheRest(LazyResponse.prototype, RealResponse.prototype, realResponse);
   Object.defineProperty(LazyResponse.prototype, 'constructor', { value: LazyResponse });
+  // Handler code sees LazyResponse as `Response`: Node's own Responses (Response.json(), clone(), a fetch() result) are Responses too.
+  // (A subclass of it keeps the ordinary check.)
+  Object.defineProperty(LazyResponse, Symbol.hasInstance, {
+    value(this: unknown, x: unknown): boolean {
+      return this === LazyResponse ? x instanceof RealResponse : Function.prototype[Symbol.hasInstance].call(this, x);
+    },
+  });
   for (const k of ['json', 'error', 'redirect'] as const) (LazyResponse as unknown as Record<string, unknown>)[k] = (RealResponse as unknown as Record<string, unknown>)[k];
 }
 
@@ -213,6 +226,7 @@ export function installLazyResponse(): void {
 /** What @hono/node-server gives a body without a Content-Type (Node's adapter, which Hono apps are written for). */
 const DEFAULT_TYPE = 'text/plain; charset=UTF-8';
 const DIGITS = /^[0-9]+$/;
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 
 /** Headers of another fetch implementation: what the Fetch interface promises of them. */
 interface PonyHeaders {
@@ -238,7 +252,12 @@ function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefin
     if (l === 'content-type') f.type = true;
     else if (l === 'content-length') return void (f.length = v.trim());
     else if (l === 'transfer-encoding') return void (f.chunked ||= /chunked/i.test(v));
-    if (l === 'connection' || k.toLowerCase() === 'keep-alive') return; // framing is ours
+    if (l === 'connection') {
+      // the server's to say, but the app may ask it to close (a fetch handler has no other way)
+      if (CLOSE_TOKEN.test(v)) res.header('connection', 'close');
+      return;
+    }
+    if (k.length === 10 && k.toLowerCase() === 'keep-alive') return; // framing is ours
     res.header(k, v);
   };
   if (headers instanceof Headers) {

@@ -7,6 +7,7 @@
 // chunked when write() streams to an HTTP/1.1 client, close-delimited to
 // an HTTP/1.0 one; none for HEAD, 1xx, 204 and 304.
 import type { HttpRequest } from './request.js';
+import { statusLine } from './status.js';
 
 /** "Content-Length: n\r\n\r\n" for small n: the whole rest of the common head, kept (a flat string: no concatenation per response) */
 const HEAD_ENDS: string[] = [];
@@ -28,6 +29,17 @@ export interface ResponseSink {
   prefix(status: number): Uint8Array;
 }
 
+/** "HTTP/1.1 <status> <reason>\r\n" as bytes: the prefix of a response whose handler set its own Date */
+const BARE_LINES = new Map<number, Uint8Array>();
+function bareLine(status: number): Uint8Array {
+  let l = BARE_LINES.get(status);
+  if (l === undefined) BARE_LINES.set(status, (l = Buffer.from(statusLine(status), 'latin1')));
+  return l;
+}
+
+/** a Connection value with the `close` token */
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
@@ -43,6 +55,8 @@ export class HttpResponse {
   #headers = '';
   #hasLength = false;
   #chunked = false;
+  /** the handler set Date: the server's is left out (one Date, the handler's) */
+  #hasDate = false;
   /** the head went out (status and headers can no longer change) */
   headersSent = false;
   /** end() was called */
@@ -74,7 +88,7 @@ export class HttpResponse {
   replace(status: number, text: string): boolean {
     if (this.headersSent || this.aborted) return false;
     this.#headers = 'Content-Type: text/plain; charset=UTF-8\r\n';
-    this.#hasLength = this.#chunked = false;
+    this.#hasLength = this.#chunked = this.#hasDate = false;
     this.#status = status;
     this.close ||= status !== 500;
     this.finished = false;
@@ -104,9 +118,16 @@ export class HttpResponse {
     return this.#bodyless();
   }
 
-  /** Sets the status (default 200). */
+  /**
+   * Sets the status (default 200): a final status, 200 to 599. 1xx are not
+   * final (101 would switch protocols, which this server does not do), and
+   * no client knows what to do with 600 or more.
+   */
   status(code: number): this {
-    if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`HttpResponse.status: expected a status from 100 to 999, got ${String(code)}`);
+    if (!Number.isInteger(code) || code < 200 || code > 599) {
+      const why = Number.isInteger(code) && code >= 100 && code < 200 ? ' (1xx is informational, not a final status; 101 would switch protocols, which this server does not do)' : '';
+      throw new RangeError(`HttpResponse.status: status ${String(code)} cannot be sent: a final status is 200 to 599${why}`);
+    }
     if (this.headersSent) throw new Error('HttpResponse.status: the head was already sent');
     this.#status = code;
     return this;
@@ -118,8 +139,10 @@ export class HttpResponse {
 
   /**
    * Adds a header (call again for a repeated one). Content-Length set here
-   * is trusted (the body must match); Connection: close ends the
-   * connection after this response; Date and framing are added unless set.
+   * is trusted (the body must match); Date and framing are added unless
+   * set. Connection is the server's to say: a `close` token ends the
+   * connection after this response (the head says so once), other values
+   * are dropped.
    */
   header(name: string, value: string | number): this {
     if (this.headersSent) throw new Error(`HttpResponse.header: the head was already sent (setting ${name})`);
@@ -127,10 +150,14 @@ export class HttpResponse {
     const v = typeof value === 'number' ? String(value) : value;
     if (typeof v !== 'string') throw new TypeError(`HttpResponse.header: the value of ${name} must be a string or number`);
     if (BAD_VALUE.test(v)) throw new TypeError(`HttpResponse.header: the value of ${name} holds CR, LF or NUL (header injection)`);
-    const lower = name.length === 14 || name.length === 10 || name.length === 17 ? name.toLowerCase() : '';
+    const lower = name.length === 14 || name.length === 10 || name.length === 17 || name.length === 4 ? name.toLowerCase() : '';
     if (lower === 'content-length') this.#hasLength = true;
     else if (lower === 'transfer-encoding') this.#chunked = /chunked/i.test(v);
-    else if (lower === 'connection' && /close/i.test(v)) this.close = true;
+    else if (lower === 'date') this.#hasDate = true;
+    else if (lower === 'connection') {
+      if (CLOSE_TOKEN.test(v)) this.close = true; // (#headRest says it)
+      return this;
+    }
     this.#headers += `${name}: ${v}\r\n`;
     return this;
   }
@@ -151,6 +178,11 @@ export class HttpResponse {
   /** No body may follow this status or method (HEAD). */
   #bodyless(): boolean {
     return this.#head || this.#bodylessStatus();
+  }
+
+  /** The status line and the server's Date (cached bytes), or the status line alone when the handler set a Date. */
+  #prefix(): Uint8Array {
+    return this.#hasDate ? bareLine(this.#status) : this.sink.prefix(this.#status);
   }
 
   /** The head after the cached prefix: the handler's headers, the framing, Connection, the blank line. */
@@ -174,7 +206,7 @@ export class HttpResponse {
         else (framing = 'Transfer-Encoding: chunked\r\n'), (this.#chunked = true);
       }
       this.headersSent = true;
-      this.sink.outParts(this, this.sink.prefix(this.#status), this.#headRest(framing), undefined);
+      this.sink.outParts(this, this.#prefix(), this.#headRest(framing), undefined);
     }
     if (this.#bodyless()) return true;
     const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -206,7 +238,7 @@ export class HttpResponse {
       if (!this.#hasLength && !this.#chunked && !this.#bodylessStatus()) framing = `Content-Length: ${n}\r\n`;
       // The common head (no headers of the handler's, keep-alive, a short body) is one cached string.
       const rest = this.#headers === '' && !this.close && !this.#http10 && framing !== '' && n < 4096 ? (HEAD_ENDS[n] ??= framing + '\r\n') : this.#headRest(framing);
-      this.sink.outParts(this, this.sink.prefix(this.#status), rest, bodyless || n === 0 ? undefined : body);
+      this.sink.outParts(this, this.#prefix(), rest, bodyless || n === 0 ? undefined : body);
     } else if (!this.#bodyless() && this.#chunked) this.sink.out(this, '0\r\n\r\n');
     this.sink.finish(this, this.close);
   }
