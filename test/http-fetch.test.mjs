@@ -2,9 +2,9 @@
 // written for (@hono/node-server) to behave: when a stream's head goes out,
 // framing and the app's own Content-Length and Transfer-Encoding, a stream
 // that fails midway, the runtime's own 500, Responses of other fetch
-// implementations, Date, statuses, `instanceof Response`, Connection: close.
-// Real clients (Node's fetch) and raw sockets, on hybrid and on io+exec
-// drivers.
+// implementations, Date, statuses, `instanceof Response`, Connection: close,
+// and reads of a request after its response ended. Real clients (Node's
+// fetch) and raw sockets, on hybrid and on io+exec drivers.
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -243,6 +243,35 @@ for (const mode of ['hybrid', 'io+exec']) {
     });
   });
 
+  netTest(`[${mode}] a request read after its response ended (waitUntil work, logging after res.end()) sees its own head, never another request's`, async () => {
+    for (const handler of ['edges', 'fetch-wire']) {
+      await withServer(
+        handler,
+        async (port, rt, seen) => {
+          // 40 requests on 8 connections: each one's late read happens while the others are parsed
+          const socks = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+          const wanted = 40;
+          for (let i = 0; i < wanted; i++) {
+            const tok = `t${String(i).padStart(3, '0')}x${'y'.repeat(i % 7)}`;
+            socks[i % 8].write(get(`/late?i=${i}`, `X-Token: ${tok}\r\n`));
+            if (i % 8 === 7) await new Promise((r) => setTimeout(r, 2));
+          }
+          for (let i = 0; i < 300 && seen.length < wanted; i++) await new Promise((r) => setTimeout(r, 10));
+          for (const s of socks) s.destroy();
+          assert.is(seen.length, wanted, 'every late read reported');
+          for (const e of seen) {
+            const m = /late read: own (\S+) saw (.*)$/m.exec(e.message);
+            assert.ok(m, e.message);
+            const own = m[1];
+            const i = Number(own.slice(1, 4));
+            const expect = handler === 'edges' ? `${own} i=${i} ${JSON.stringify(own)}` : `${own} ?i=${i} ${own}`;
+            assert.is(m[2], expect, `${handler}: the late read of ${own}`);
+          }
+        },
+        { errors: true, drivers: [0] },
+      );
+    }
+  });
 }
 
 test.run();

@@ -4,7 +4,8 @@
 // strings and nothing else. The record lives in the thread's record block
 // until the next buffer is parsed; a request still unanswered when its
 // handler returns gets its own copy of it (one slice), so an async handler
-// may read its headers later.
+// may read its headers later; one answered by then gets a copy just before
+// that parse (Wire.keepLive), so a late read never sees another request.
 import type { TcpConnection } from '../tcp.js';
 import { FLAG_CHUNKED, FLAG_EXPECT_CONTINUE, FLAG_KEEP_ALIVE, FLAG_UPGRADE, FieldAt, HeadAt, REC_SIZE_AT } from './wire.js';
 

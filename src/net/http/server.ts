@@ -284,6 +284,7 @@ export class HttpServer {
     let off = bytes.byteOffset;
     let left = bytes.length;
     while (left > 0 && !st.dead) {
+      if (w.live.length !== 0) w.keepLive(); // (the parse overwrites the records they read)
       const took = w.native.feed(st.parser, off, left);
       this.#records(st, off);
       off += took;
@@ -362,7 +363,9 @@ export class HttpServer {
     } catch (err) {
       this.#failed(st, res, err);
     }
+    // Still unanswered: its own copy now. Answered: it may still be read later; copied when the block is next written.
     if (!res.finished) req.detach();
+    else st.wire.live.push(req);
   }
 
   /** The handler threw or rejected: 500 if nothing went out yet, else the connection closes. */

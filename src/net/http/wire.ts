@@ -101,6 +101,14 @@ export class Wire {
   readonly out: Buffer;
   readonly dv: DataView;
   readonly arena: Arena;
+  /**
+   * Requests whose head is still a record in the block: their responses
+   * ended while the handler ran, so nothing copied them, yet the handler
+   * may keep them (waitUntil() work, a log line after res.end()). The next
+   * parse overwrites the block with other requests' heads (other clients'
+   * credentials): keepLive() copies theirs first, one copy for them all.
+   */
+  readonly live: Array<{ rec: Buffer; at: number }> = [];
 
   constructor(arena: Arena, bytes: number) {
     // The records live in the TPC's arena (on its NUMA node), in a block this thread alone reads.
@@ -110,6 +118,25 @@ export class Wire {
     this.native = new (native().HttpWire)(arena.id, block.offset, bytes) as NativeHttpWire;
     this.out = Buffer.from(arena.buffer, block.offset, bytes);
     this.dv = new DataView(arena.buffer, block.offset, bytes);
+  }
+
+  /** Gives the live requests a copy of their records (before a parse overwrites the block). */
+  keepLive(): void {
+    const l = this.live;
+    const out = this.out;
+    let lo = out.length;
+    let hi = 0;
+    for (const r of l) {
+      if (r.rec !== out) continue; // (detached meanwhile)
+      if (r.at < lo) lo = r.at;
+      const end = r.at + out.readUInt32LE(r.at + REC_SIZE_AT);
+      if (end > hi) hi = end;
+    }
+    if (hi > lo) {
+      const copy = Buffer.from(out.subarray(lo, hi)); // (a copy: small ones come from Node's pool)
+      for (const r of l) if (r.rec === out) (r.rec = copy), (r.at -= lo);
+    }
+    l.length = 0;
   }
 
   /** The record block a port's limits need: its slices must fit the records of a head as large as maxHeaderBytes. */
