@@ -200,6 +200,11 @@ int NetEngine::Listen(const ListenSpec& spec, ListenResult* out, std::string* wh
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail("setsockopt(SO_REUSEADDR)");
   if (spec.reusePort && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) return fail("setsockopt(SO_REUSEPORT)");
+  // "::" serves IPv4 too (node:net's default), whatever net.ipv6.bindv6only says.
+  if (spec.addr.ss_family == AF_INET6) {
+    int off = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  }
   // The runtime's UDP default goes past net.core.rmem_max where the process may (CAP_NET_ADMIN);
   // a size the user asked for gets the kernel's usual clamp. The effective size is in the fingerprint.
   if (spec.rcvBuf > 0 && !(spec.forceRcvBuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &spec.rcvBuf, sizeof spec.rcvBuf) == 0) &&

@@ -85,7 +85,7 @@ test('the plan shows each port with the drivers that serve it', () => {
   ]);
   const text = formatPlan(p);
   assert.match(text, /PORT\s+PROTOCOL\s+HOST\s+HANDLER\s+DRIVERS/);
-  assert.match(text, /9000\s+udp\s+0\.0\.0\.0\s+stats\s+tpc0\/hybrid0\b/);
+  assert.match(text, /9000\s+udp\s+:: \(IPv4 and IPv6\)\s+stats\s+tpc0\/hybrid0\b/); // the default host: dual-stack
 });
 
 netTest('a handler no module defines fails start() naming the port and the handlers that exist', async () => {
@@ -153,6 +153,27 @@ netTest('identical config compares what the kernel gave: receive buffers asked d
     (e) => e,
   );
   assert.match(err?.message ?? '', /rcvBuf: 16384 vs 32768/);
+});
+
+// node:net listens on "::" (IPv4 and IPv6) by default; gatio's default was 0.0.0.0: [::1] was refused.
+netTest('the default host serves IPv4 and IPv6 clients on one port (dual-stack "::", as node:net), and gatio plan says so', async () => {
+  const rt = await start({ modules: [NET], ports: [{ port: 0, protocol: 'tcp', handler: 'echo', drivers: [0] }, { port: 0, protocol: 'udp', handler: 'uecho', drivers: [0] }] });
+  try {
+    const [tcp, udp] = rt.ports();
+    assert.is(tcp.host, '::');
+    for (const host of ['127.0.0.1', '::1']) {
+      const s = await connect(tcp.port, host);
+      const back = readBytes(s, 2);
+      s.write('hi');
+      assert.is((await bounded(back, 5000, `TCP echo over ${host}`)).toString(), 'hi');
+      s.destroy();
+      const { m } = await udpAsk(udp.port, 'yo', 2000, host);
+      assert.is(m.toString(), 'yo', `UDP echo over ${host}`);
+    }
+    assert.match(formatPlan(rt.plan), /:: \(IPv4 and IPv6\)/);
+  } finally {
+    await rt.shutdown();
+  }
 });
 
 netTest('TCP and UDP on the same port number, served by disjoint drivers', async () => {

@@ -147,7 +147,7 @@ export function formatPlan(p: Plan): string {
         ...p.ports.map((q) => [
           `${q.port === 0 ? '0 (any)' : q.port}`,
           q.protocol,
-          q.host,
+          q.host === '::' ? ':: (IPv4 and IPv6)' : q.host,
           q.handler,
           q.drivers.map((id) => p.drivers[id]!.name).join(', '),
           `${q.options.bufCount} x ${formatSize(q.options.bufSize)}`,

@@ -5,6 +5,7 @@
 // What runs them is src/net/ (driver side) and src/drivers/main (listen,
 // then compare what each driver got: fingerprint.ts).
 import { isObject, unknownKeys, type IssueSink } from './issues.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { formatSize, parseSize } from './size.js';
 
 // (config.ts's DriverKind and Size, restated: config.ts imports this file's types)
@@ -79,7 +80,7 @@ export interface PortConfig extends PortOptions {
   protocol: Protocol;
   /** a handler a task module registered (defineTcpHandler / defineUdpHandler / defineHttpHandler) */
   handler: string;
-  /** address to bind (default "0.0.0.0"; "::" for IPv6) */
+  /** address to bind (default "::", IPv4 and IPv6 on one socket, where the machine has IPv6; else "0.0.0.0") */
   host?: string;
   /** who serves it: a kind, driver ids, or { tpc, kind } (default: every hybrid driver) */
   drivers?: DriverKind | number[] | { tpc?: string; kind?: DriverKind };
@@ -117,6 +118,23 @@ export interface ResolvedPort {
   options: ListenOptions;
   /** TPC index -> options for its drivers, where perTpc changes them */
   byTpc: Record<number, ListenOptions>;
+}
+
+let ipv6: boolean | undefined;
+/**
+ * The address a port binds when the config names none: "::" where the
+ * kernel has IPv6 (a dual-stack socket, IPV6_V6ONLY off: IPv4 clients too,
+ * as node:net's default), else "0.0.0.0".
+ */
+export function defaultHost(): string {
+  if (ipv6 === undefined) {
+    try {
+      ipv6 = existsSync('/proc/net/if_inet6') && readFileSync('/proc/net/if_inet6', 'utf8').trim() !== '';
+    } catch {
+      ipv6 = false;
+    }
+  }
+  return ipv6 ? '::' : '0.0.0.0';
 }
 
 export const PORT_KEYS = ['port', 'protocol', 'handler', 'host', 'drivers', 'perTpc', 'backlog', 'buffers', 'maxConnections', 'noDelay', 'recvBuffer', 'sendBuffer', 'highWater', 'maxQueued', 'steering', 'http'] as const;
@@ -270,7 +288,7 @@ export function resolvePorts(raw: unknown, tpcs: readonly PortTpc[], report: Iss
     if (!PROTOCOLS.includes(protocol)) err(`${path}.protocol`, `expected "tcp", "udp" or "http", got ${JSON.stringify(p.protocol)}`, p.protocol);
     if (typeof p.handler !== 'string' || p.handler === '') err(`${path}.handler`, 'expected the name of a handler a task module defines (defineTcpHandler / defineUdpHandler / defineHttpHandler)', p.handler);
     if (p.http !== undefined && protocol !== 'http') err(`${path}.http`, `HTTP options on a ${String(p.protocol)} port (they apply to protocol "http")`, p.http);
-    const host = p.host ?? '0.0.0.0';
+    const host = p.host ?? defaultHost();
     if (typeof host !== 'string' || !validHost(host)) err(`${path}.host`, `expected an IPv4 or IPv6 address like "127.0.0.1" or "::", got ${JSON.stringify(p.host)}`, p.host);
     const opts = options(p, path, protocol === 'udp' ? UDP_DEFAULTS : PORT_DEFAULTS, err);
     if (protocol === 'http') opts.http = httpOptions(p.http, `${path}.http`, err);
