@@ -250,6 +250,8 @@ struct HttpCallbacks {
     }
     if (!m->transferEncoding.empty()) {
       if (!m->contentLengths.empty()) return Fail(m, 400, "GATIO_HTTP_CL_AND_TE", "both Content-Length and Transfer-Encoding (a request smuggling vector)");
+      // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a 1.0 intermediary reads it by Content-Length or close).
+      if (h.versionMinor == 0) return Fail(m, 400, "GATIO_HTTP_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 request (its framing is faulty: RFC 9112 6.1)");
       std::string te = Lower(m->transferEncoding);
       size_t comma = te.find_last_of(',');
       std::string lastCoding = Trim(comma == std::string::npos ? te : te.substr(comma + 1));

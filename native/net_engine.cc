@@ -289,7 +289,11 @@ void NetEngine::ArmAccept(Server& s) {
 
 void NetEngine::ArmRecvMsg(Server& s) {
   io_uring_sqe* sqe = Sqe();
-  if (!sqe) return;
+  if (!sqe) {  // tried again after the next reap: a UDP socket must not go deaf for good
+    s.needsArm = starvedSince_ = true;
+    return;
+  }
+  s.needsArm = false;
   io_uring_prep_recvmsg_multishot(sqe, s.fd, &s.msg, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = static_cast<uint16_t>(s.index);
@@ -414,7 +418,7 @@ void NetEngine::OnAccept(Server& s, int res, bool more) {
       s.st.accepted++;
       s.st.open++;
       Emit(kEvOpen, static_cast<uint8_t>(s.index), c.id, 0, 0, 0);
-      ArmRecv(c);
+      if (c.open && !c.closing) ArmRecv(c);  // (an io driver's event sink may have refused it: closed, maybe freed)
     }
   } else if (res != -ECANCELED) {
     s.st.acceptErrors++;
@@ -623,7 +627,7 @@ void NetEngine::RearmStarved() {
   for (auto& sp : servers_) {
     if (!sp || !sp->used) continue;
     Server& s = *sp;
-    if (s.needsArm && !s.armed && !s.backoff && !s.stopping && !s.udp) ArmAccept(s);
+    if (s.needsArm && !s.armed && !s.backoff && !s.stopping) s.udp ? ArmRecvMsg(s) : ArmAccept(s);
     if (s.st.buffersLent >= s.spec.bufCount) continue;  // all lent: their release will re-arm
     if (s.udp && s.starved) {
       s.starved = false;

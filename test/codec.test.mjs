@@ -183,6 +183,15 @@ test('errors keep name, message, remote stack, code, cause and other properties'
   assert.instance(te, TypeError);
   assert.is(te.name, 'TypeError');
 
+  // A name that is a key of Object.prototype found its value as the class ("toString is not a constructor"; the decode threw).
+  for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+    const odd = decodeError(encodeError(Object.assign(new Error('odd name'), { name })));
+    assert.instance(odd, Error, name);
+    assert.is(odd.constructor, Error, `${name}: a plain Error`);
+    assert.is(odd.name, name);
+    assert.is(odd.message, 'odd name');
+  }
+
   class ValidationError extends Error {
     constructor(msg) {
       super(msg);

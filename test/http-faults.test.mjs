@@ -11,7 +11,7 @@ import { get, responses } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
 const FAULTS = join(fixtures, 'net', 'fault-handlers.mjs');
-const KINDS = ['symbol', 'response', 'function', 'primitive-less', 'error-with-function'];
+const KINDS = ['symbol', 'response', 'function', 'primitive-less', 'error-with-function', 'named-tostring', 'named-constructor'];
 const missing = await netMissing();
 const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
 
@@ -19,8 +19,8 @@ for (const mode of ['hybrid', 'io+exec']) {
   const io = mode === 'io+exec';
   const httpPort = (handler, extra = {}) => ({ port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : { drivers: [0] }), ...extra });
 
-  async function withServer(handler, fn, { errors, ...rest } = {}) {
-    const rt = await start({ modules: [HANDLERS, FAULTS], ports: [httpPort(handler)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
+  async function withServer(handler, fn, { errors, port: extra = {}, ...rest } = {}) {
+    const rt = await start({ modules: [HANDLERS, FAULTS], ports: [httpPort(handler, extra)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
     const seen = [];
     rt.on('error', (e) => seen.push(e));
     try {
@@ -112,6 +112,21 @@ for (const mode of ['hybrid', 'io+exec']) {
     } finally {
       await rt.shutdown({ deadline: 3000 });
     }
+  });
+
+  // requestTimeout closed a response still streaming past it (a 300 s SSE stream was cut); node's bounds receiving the request only.
+  netTest(`[${mode}] a response that streams for longer than requestTimeout is not cut`, async () => {
+    await withServer(
+      'slow-stream',
+      async (port) => {
+        const r = await bounded(fetch(`http://${HOST}:${port}/slow/12/60`), 10_000, 'the streaming response');
+        assert.is(r.status, 200);
+        const text = await bounded(r.text(), 10_000, 'its body');
+        assert.ok(text.endsWith('chunk 11;done'), `the whole stream (${text.length} bytes: ${text.slice(-40)})`);
+        // (a body that stalls past requestTimeout still gets 408: http-server.test's timeouts test)
+      },
+      { port: { http: { requestTimeout: 300 } } },
+    );
   });
 
   for (const handler of ['throws-odd-http', 'throws-odd-fetch']) {

@@ -123,6 +123,14 @@ test('a CONNECT request with content is 400 (RFC 9110 9.3.6: it has none, and ll
   assert.equal(kinds(parse(['CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n'])), ['head', 'end']);
 });
 
+test('Transfer-Encoding in an HTTP/1.0 request is 400 (RFC 9112 6.1: its framing is faulty); the request after it is never parsed', () => {
+  for (const req of ['POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
+    const evs = parse([req]);
+    assert.equal(kinds(evs), ['error 400 GATIO_HTTP_TRANSFER_ENCODING'], JSON.stringify(kinds(evs)));
+  }
+  assert.equal(kinds(parse(['POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'])), ['head', 'end'], 'HTTP/1.1 chunked is served');
+});
+
 test('a Content-Length past 2^53 - 1 (over any maxBody; 2^63 and up once read as negative) is 413, never a negative length', () => {
   for (const n of ['9007199254740992', '9223372036854775807', '9223372036854775808', '18446744073709551615']) {
     const evs = parse([`POST / HTTP/1.1\r\nContent-Length: ${n}\r\n\r\n`]);

@@ -44,6 +44,8 @@ export interface OpenPort {
   io?: boolean;
   /** io ports: each io driver's buffer ring block (exec drivers that re-attach need it) */
   bufBlocks?: Map<number, number>;
+  /** io ports: the exec drivers the listens named, with their inbox generation then (see runtime.openPortSpec) */
+  execGens?: Map<number, number>;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -174,6 +176,8 @@ export interface IoPortContext {
   free(tpc: number, offset: number): void;
   /** bytes of TPC `tpc`'s arena */
   view(tpc: number, offset: number, bytes: number): Uint8Array;
+  /** driver `id` is running (not dead, not restarting) */
+  running(id: number): boolean;
   /** the exec drivers that run the connections of io driver `io` (its SMT sibling, else its TPC's) */
   execsFor(io: PlannedDriver): PlannedDriver[];
   /** the inbox generation of driver `id` now */
@@ -201,8 +205,9 @@ function parseHost(host: string): { family: number; bytes: number[] } {
 /** Listens on io driver `d` for `spec` and attaches its exec drivers; resolves what it got. */
 async function listenIo(spec: ResolvedPort, d: PlannedDriver, port: number, steer: number[], ctx: IoPortContext): Promise<{ reply: ListenReply; bufBlock: number }> {
   const o = spec.byTpc[d.tpc] ?? spec.options;
-  const execs = ctx.execsFor(d);
-  if (execs.length === 0) throw new PortError(`gatio: ${spec.key}: ${label(d)} has no exec driver in its TPC to run the handlers`, 'GATIO_PORT_LISTEN', spec.key);
+  // Only running exec drivers: one restarting joins once it has attached (the runtime sees to it).
+  const execs = ctx.execsFor(d).filter((e) => ctx.running(e.id));
+  if (execs.length === 0) throw new PortError(`gatio: ${spec.key}: ${label(d)} has no exec driver in its TPC running to run the handlers`, 'GATIO_PORT_LISTEN', spec.key);
   // The setup message holds 8 exec drivers and 8 steering CPUs: more execs join after the listen (ExecJoined), more CPUs go in a block.
   const inMessage = execs.slice(0, 8);
   const steerBlock = steer.length > 8 ? ctx.alloc(d.tpc, 2 * steer.length, 64) : -1;
@@ -296,9 +301,11 @@ export async function openIoPort(spec: ResolvedPort, drivers: PlannedDriver[], c
     Promise.all(opened.map(({ d, reply }) => ctx.ioSetup(d.id, SetupOp.Stop, (m) => (m.setUint16(NetSetupAt.Server, reply.server, true), m.setUint8(NetSetupAt.Flags, SETUP_CLOSE_CONNS))).catch(() => {})));
   const cpu = spec.options.steering === 'cpu';
   const bufBlocks = new Map<number, number>();
+  const execGens = new Map<number, number>();
   try {
     let port = spec.port;
     for (const d of drivers) {
+      for (const e of ctx.execsFor(d)) if (ctx.running(e.id)) execGens.set(e.id, ctx.generation(e.id));
       const steer = cpu ? [...opened.map((o) => o.d.pu), d.pu] : [];
       const { reply, bufBlock } = await listenIo(spec, d, port, steer, ctx);
       opened.push({ d, reply });
@@ -328,6 +335,7 @@ export async function openIoPort(spec: ResolvedPort, drivers: PlannedDriver[], c
       order: drivers.map((d) => d.id),
       io: true,
       bufBlocks,
+      execGens,
     };
   } catch (err) {
     await stopAll();
@@ -359,14 +367,16 @@ function joined(m: DataView, server: number, e: PlannedDriver, ctx: IoPortContex
   m.setUint16(NetSetupAt.ExecGens, ctx.generation(e.id) & 0xffff, true);
 }
 
-export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers: PlannedDriver[], ctx: IoPortContext, diedOnly: boolean): Promise<void> {
+/** Exec driver `exec` died: io driver `io` closes the connections it ran, takes back what was lent to it, and routes it nothing until it joins again. */
+export async function execDiedOn(io: PlannedDriver, exec: PlannedDriver, ctx: IoPortContext): Promise<void> {
+  await ctx.ioSetup(io.id, SetupOp.ExecDied, (m) => (m.setUint16(NetSetupAt.Died, exec.id + 1, true), m.setUint16(NetSetupAt.DiedGen, ctx.generation(exec.id) & 0xffff, true)));
+}
+
+/** A restarted exec driver attaches again to the port's io drivers whose connections it runs. */
+export async function execRestarted(open: OpenPort, exec: PlannedDriver, drivers: PlannedDriver[], ctx: IoPortContext): Promise<void> {
   for (const [ioId, { server }] of open.drivers) {
     const io = drivers[ioId]!;
     if (!ctx.execsFor(io).some((e) => e.id === exec.id)) continue;
-    if (diedOnly) {
-      await ctx.ioSetup(ioId, SetupOp.ExecDied, (m) => (m.setUint16(NetSetupAt.Died, exec.id + 1, true), m.setUint16(NetSetupAt.DiedGen, ctx.generation(exec.id) & 0xffff, true)));
-      continue;
-    }
     const o = open.spec.byTpc[io.tpc] ?? open.spec.options;
     const stagingBlock = ctx.staging(exec, io);
     const a: RemoteAttach = {

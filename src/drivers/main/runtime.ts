@@ -18,7 +18,7 @@ import { DriverDiedError, Mailbox, type SpawnOptions } from '../shared/mailbox.j
 import { setThreadRuntime, threadRuntime, type ThreadRuntime } from '../shared/thread.js';
 import { eventfdClose, eventfdCreate, ParkWatch } from '../shared/park.js';
 import { BIG, ControlOp, Kind, MAIN_ENDPOINT, endpointOfDriver, type DriverStatsReply, type PortServerStats } from '../protocol/messages.js';
-import { STAGING_BYTES, IO_SLOTS, closePort, execRestarted, leaveGroup, openIoPort, openPort, rejoinIoPort, rejoinPort, type Control, type IoPortContext, type OpenPort, type SetupReply } from './ports.js';
+import { STAGING_BYTES, IO_SLOTS, closePort, execDiedOn, execRestarted, leaveGroup, openIoPort, openPort, rejoinIoPort, rejoinPort, type Control, type IoPortContext, type OpenPort, type SetupReply } from './ports.js';
 import { IO_NET_STAT_FIELDS, IO_NET_STAT_NAMES, IO_NET_STAT_SERVERS, NetSetupAt, NetSetupDoneAt, STAGING_HEADER, type SetupOp } from '../protocol/net.js';
 import { resolvePorts, type PortConfig, type Protocol, type ResolvedPort } from '../../tpc/ports.js';
 import { PortError, PortHandlerError } from '../../net/errors.js';
@@ -273,6 +273,17 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     const open = drivers[0]!.kind === 'io' ? await openIoPort(spec, drivers, this.ioCtx) : await openPort(spec, drivers, this.controlFn);
     open.key = `${open.protocol}:${open.port}`;
     this.portTable.set(open.key, open);
+    if (open.io) {
+      // An exec driver that died while the port was opening was taken out of
+      // it by its io drivers (ExecDied), and one that was restarting was not
+      // named: if it is back already, its rejoin ran before the port was in
+      // the table, so it attaches here; if not, its rejoin will.
+      const execs = new Set(drivers.flatMap((d) => this.ioCtx.execsFor(d)));
+      for (const e of execs) {
+        if (this.threads[e.id]?.state !== 'running' || open.execGens?.get(e.id) === this.ioCtx.generation(e.id)) continue;
+        execRestarted(open, e, this.plan.drivers, this.ioCtx).catch((err: Error) => this.reportError(err));
+      }
+    }
     return portInfo(open);
   }
 
@@ -312,7 +323,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
         (open.io ? rejoinIoPort(open, d, this.plan.drivers, this.ioCtx) : rejoinPort(open, d, this.plan.drivers, this.controlFn)).catch((err: Error) => this.reportError(err));
       } else if (open.io && d.kind === 'exec') {
         // An exec driver that runs connections of io drivers: attach again (the io drivers forgot its predecessor's).
-        execRestarted(open, d, this.plan.drivers, this.ioCtx, false).catch((err: Error) => this.reportError(err));
+        execRestarted(open, d, this.plan.drivers, this.ioCtx).catch((err: Error) => this.reportError(err));
       }
     }
   }
@@ -320,7 +331,10 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
   /** An exec driver died: the io drivers whose connections it ran close them and take their buffers back. */
   private execDied(t: DriverThread): Promise<unknown> {
     const d = this.plan.drivers[t.layout.id]!;
-    return Promise.all([...this.portTable.values()].filter((o) => o.io).map((o) => execRestarted(o, d, this.plan.drivers, this.ioCtx, true).catch((err: Error) => this.reportError(err))));
+    // Every io driver it may run connections for, once: not only those of the
+    // open ports (a port being closed still waits for the buffers lent to it).
+    const ios = this.plan.drivers.filter((io) => io.kind === 'io' && this.threads[io.id]?.state === 'running' && this.ioCtx.execsFor(io).some((e) => e.id === d.id));
+    return Promise.all(ios.map((io) => execDiedOn(io, d, this.ioCtx).catch((err: Error) => this.reportError(err))));
   }
 
   // io + exec: what drivers/main/ports.ts needs of the runtime.
@@ -332,6 +346,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     alloc: (tpc, bytes, align) => this.arenas[tpc]!.alloc(bytes, align).offset,
     free: (tpc, offset) => this.arenas[tpc]!.free(offset),
     view: (tpc, offset, bytes) => new Uint8Array(this.arenas[tpc]!.buffer, offset, bytes),
+    running: (id) => this.threads[id]?.state === 'running',
     execsFor: (io) => {
       const execs = this.plan.drivers.filter((d) => d.kind === 'exec' && d.tpc === io.tpc);
       const siblings = execs.filter((d) => d.core === io.core);
@@ -589,17 +604,21 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       ));
     this.mailbox.flush();
     const tpc = t.layout.tpc;
-    void Promise.all(told).then((oks) => {
-      if (!oks.every(Boolean)) return;
-      for (const b of r.orphans) this.arenas[tpc]?.free(b);
-    });
+    void Promise.all(told)
+      .then((oks) => {
+        // (after shutdown the arenas are gone, and their blocks with them)
+        if (!oks.every(Boolean) || this.closing) return;
+        for (const b of r.orphans) this.arenas[tpc]?.free(b);
+      })
+      .catch(() => {}); // a free that fails leaks the block, and must not become an unhandled rejection
+    // Its queue-size block is among the orphans: no port may point at it any more, restarted or not.
+    this.ioQueued.delete(id);
+    for (const open of this.portTable.values()) leaveGroup(open, id);
     if (!this.layout.settings.knobs.restart || this.closing) {
       this.mailbox.dropBacklog(endpoint);
       return;
     }
     t.restarts++;
-    this.ioQueued.delete(id); // freed by the io driver that had it, after its drain
-    for (const open of this.portTable.values()) leaveGroup(open, id);
     this.startThread(t, 30_000).then(
       () => this.rejoinPorts(t),
       (err: Error) => {

@@ -754,7 +754,9 @@ export function errorOfClass(name: string, message: string): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    const e = name === 'AggregateError' ? new AggregateError([], message) : new (ERROR_CLASSES[name] ?? Error)(message);
+    // (own keys only: an Error named "toString" or "constructor" must not find Object.prototype's)
+    const Class = Object.hasOwn(ERROR_CLASSES, name) ? ERROR_CLASSES[name]! : Error;
+    const e = name === 'AggregateError' ? new AggregateError([], message) : new Class(message);
     if (e.name !== name) e.name = name;
     return e;
   } finally {

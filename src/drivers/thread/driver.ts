@@ -303,7 +303,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   };
 
   private pollRing(): void {
-    if (this.ring.pending === 0 && this.ring.inFlight === 0) return;
+    // (more: completions left over, refused commands' among them, which are never in flight)
+    if (this.ring.pending === 0 && this.ring.inFlight === 0 && !this.ring.more) return;
     this.ring.turn(0);
     if (this.ring.refused) this.sendReport(ControlOp.RingRefused, this.ring.takeRefused(), undefined);
     this.completions.deliver();

@@ -453,9 +453,11 @@ export class HttpServer {
       }
       const res = st.head;
       if (res) {
-        if (t - res.start <= o.requestTimeout) continue;
+        // http.requestTimeout bounds receiving the request, as node's does: once its body is in,
+        // the response may take (or stream for) as long as the handler wants.
+        if (res.req?.ended !== false || t - res.start <= o.requestTimeout) continue;
         this.stats.requestTimeouts++;
-        res.req?.abort(timeoutError(this.key, `the request was not answered within http.requestTimeout (${o.requestTimeout} ms)`));
+        res.req?.abort(timeoutError(this.key, `the request was not received within http.requestTimeout (${o.requestTimeout} ms)`));
         if (!res.replace(408, reasonPhrase(408))) st.conn.close();
         st.dead = true;
       } else if (st.phase !== 0) {
