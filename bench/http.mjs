@@ -7,7 +7,7 @@
 // a sweep over 1, 8, 256 connections, and 16-deep pipelining at -c50
 // (req/s only: wrk's latency is per batch then).
 //
-//   npm run bench:http -- [--runs 3] [--seconds 3] [--only name,name] [--out bench/results/http.json]
+//   npm run bench:http -- [--runs 3] [--seconds 3] [--only name,name] [--server-cpu 0|1] [--out bench/results/http.json]
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,9 @@ const SECONDS = Number(option('seconds', 3));
 const WARMUP_S = 1;
 const OUT = option('out', join(root, 'bench', 'results', 'http.json'));
 const ONLY = option('only', '');
-const SERVER_CPU = 0;
-const LOAD_CPU = 1;
+// --server-cpu 1 swaps the two (placement moved the ratios: issue 16)
+const SERVER_CPU = Number(option('server-cpu', 0));
+const LOAD_CPU = SERVER_CPU === 0 ? 1 : 0;
 const bun = join(root, 'node_modules', '.bin', 'bun');
 
 const node = (script, ...rest) => (port) => [process.execPath, join(here, 'http', script), String(port), ...rest];
@@ -121,4 +122,4 @@ for (const [k, v] of Object.entries(summary)) {
   for (const [n, m] of Object.entries(v)) if (n !== 'ratios') console.log(`  ${n.padEnd(17)} ${String(Math.round(m.reqPerSec)).padStart(8)} req/s  p50 ${m.p50Us ?? '-'} us  p99 ${m.p99Us ?? '-'} us  ${m.serverCpuUsPerReq.toFixed(2)} us server CPU/req`);
   for (const [r, x] of Object.entries(v.ratios)) if (x !== undefined) console.log(`  ${r}: ${x.toFixed(2)}x`);
 }
-writeResults(OUT, `node bench/http.mjs --runs ${RUNS} --seconds ${SECONDS}${ONLY ? ` --only ${ONLY}` : ''}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, runs });
+writeResults(OUT, `node bench/http.mjs --runs ${RUNS} --seconds ${SECONDS}${ONLY ? ` --only ${ONLY}` : ''}${SERVER_CPU !== 0 ? ` --server-cpu ${SERVER_CPU}` : ''}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, runs });

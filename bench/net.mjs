@@ -6,7 +6,7 @@
 // /proc/<pid>/stat over the measured window). Then the RSS of 10,000 idle
 // connections, for two buffer sizes (it must not depend on them).
 //
-//   npm run bench:net -- [--runs 3] [--seconds 3] [--out bench/results/net.json]
+//   npm run bench:net -- [--runs 3] [--seconds 3] [--server-cpu 0|1] [--out bench/results/net.json]
 //
 // Needs gcc and liburing-dev (scripts/setup.sh installs them).
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,8 +22,9 @@ const RUNS = Number(option('runs', 3));
 const SECONDS = Number(option('seconds', 3));
 const WARMUP = 1;
 const OUT = option('out', join(root, 'bench', 'results', 'net.json'));
-const SERVER_CPU = 0;
-const LOAD_CPU = 1;
+// --server-cpu 1 swaps the two (placement moved the ratios: issue 16)
+const SERVER_CPU = Number(option('server-cpu', 0));
+const LOAD_CPU = SERVER_CPU === 0 ? 1 : 0;
 
 const bin = join(root, 'build', 'bench-net');
 mkdirSync(bin, { recursive: true });
@@ -151,4 +152,4 @@ for (const [k, v] of Object.entries(summary)) {
 console.log('\nRSS of 10,000 idle connections:');
 for (const [k, v] of Object.entries(idle)) console.log(`  ${k.padEnd(30)} ${v.emptyKiB} KiB empty, ${v.at5kKiB} at 5,000, ${v.at10kKiB} at 10,000: ${v.perConnBytes} bytes per connection`);
 
-writeResults(OUT, `node bench/net.mjs --runs ${RUNS} --seconds ${SECONDS}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, idle, runs });
+writeResults(OUT, `node bench/net.mjs --runs ${RUNS} --seconds ${SECONDS}${SERVER_CPU !== 0 ? ` --server-cpu ${SERVER_CPU}` : ''}`, loadBefore, { serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, summary, idle, runs });
