@@ -820,8 +820,10 @@ void NetEngine::QueueSend(uint32_t conn, const uint8_t* p, size_t n, uint32_t fl
   if (flags & kSendWantDrain) c->wantDrain = true;
   const size_t total = (c->sending.size() - c->sent) + c->queued.size();
   queuedBytes_[c->id & kSlotMask] = static_cast<uint32_t>(std::min<size_t>(total, UINT32_MAX));
-  if (s.spec.maxQueued > 0 && total > s.spec.maxQueued) {
-    CloseConn(*c, -ENOBUFS);  // the peer does not read and the handler ignored write()'s false
+  // The peer does not read and the handler ignored write()'s false: closed. One large write
+  // (res.end(big), whose pieces come in several commands) is not that: it was told nothing yet.
+  if (s.spec.maxQueued > 0 && total > s.spec.maxQueued && (flags & kSendAfterFalse)) {
+    CloseConn(*c, -ENOBUFS);
     return;
   }
   if (!c->dirty) {

@@ -62,6 +62,7 @@ static_assert(sizeof(NetEvent) == 16, "net event is 16 bytes (src/net/events.ts)
 
 // Flags of kOpNetSend.
 constexpr uint32_t kSendWantDrain = 1;  // write() returned false: send kEvDrain when the queue empties
+constexpr uint32_t kSendAfterFalse = 2;  // written while a drain was awaited: the handler ignores backpressure
 
 // What a listen asks for.
 struct ListenSpec {

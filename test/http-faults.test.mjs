@@ -129,6 +129,62 @@ for (const mode of ['hybrid', 'io+exec']) {
     );
   });
 
+  // An answered request's unread body was kept for the life of the connection; node:http dumps it.
+  netTest(`[${mode}] the body of a request answered without reading it is discarded (a late body() says so), and the connection goes on`, async () => {
+    await withServer('limits-probe', async (port) => {
+      const s = await connect(port);
+      const rs = responses(s);
+      const body = 'x'.repeat(200_000);
+      s.write(`POST /no-read HTTP/1.1\r\nHost: t\r\nX-Id: a\r\nContent-Length: ${body.length}\r\n\r\n`);
+      assert.is((await bounded(rs.next(), 5000, 'the answer')).text, 'answered');
+      s.write(body);
+      await new Promise((r) => setTimeout(r, 200));
+      s.write(get('/late', 'X-Id: a\r\n'));
+      assert.is((await bounded(rs.next(), 5000, 'the late report')).text, 'GATIO_HTTP_BODY_DISCARDED');
+      s.destroy();
+    });
+  });
+
+  // 1-byte chunks were held as one Uint8Array each (~200 B of heap a byte); now one buffer: the body is still exact.
+  netTest(`[${mode}] a body of 20,000 one-byte chunks is read whole`, async () => {
+    await withServer('limits-probe', async (port) => {
+      const s = await connect(port);
+      const rs = responses(s);
+      s.write('POST /body-length HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n' + '1\r\nz\r\n'.repeat(20_000) + '0\r\n\r\n');
+      assert.is((await bounded(rs.next(), 10_000, 'the length')).text, '20000');
+      s.destroy();
+    });
+  });
+
+  // A response waiting behind a slow one had write() say true to everything: all 8 MiB were held.
+  netTest(`[${mode}] a pipelined response waiting its turn gets write()'s false past highWater, and drained() when its bytes went out`, async () => {
+    await withServer('limits-probe', async (port) => {
+      const s = await connect(port);
+      const rs = responses(s);
+      s.write(get('/slow-first') + get('/flood-behind'));
+      assert.is((await bounded(rs.next(), 10_000, 'the first')).text, 'first');
+      const second = await bounded(rs.next(), 20_000, 'the flood');
+      const beforeFalse = Number(/before-false=(-?\d+)$/.exec(second.text)?.[1]);
+      assert.ok(beforeFalse > 0 && beforeFalse <= 2 * 1024 * 1024, `write() said false after ${beforeFalse} bytes (highWater 1 MiB)`);
+      assert.is(second.text.length, 8 * 1024 * 1024 + `\nbefore-false=${beforeFalse}`.length);
+      s.destroy();
+    });
+  });
+
+  // One res.end() larger than maxQueued closed a connection whose client reads as fast as it can.
+  netTest(`[${mode}] one res.end() larger than maxQueued reaches a client that reads`, async () => {
+    await withServer(
+      'limits-probe',
+      async (port) => {
+        const r = await bounded(fetch(`http://${HOST}:${port}/big-end/8`), 20_000, 'the big response');
+        const b = new Uint8Array(await bounded(r.arrayBuffer(), 20_000, 'its body'));
+        assert.is(b.length, 8 * 1024 * 1024);
+        assert.ok(b.every((x) => x === 0x62));
+      },
+      { port: { maxQueued: 2 * 1024 * 1024 } },
+    );
+  });
+
   for (const handler of ['throws-odd-http', 'throws-odd-fetch']) {
     netTest(`[${mode}] ${handler}: a handler that throws or rejects with a value that cannot be sent gets a 500, is reported, and the driver lives`, async () => {
       await withServer(

@@ -248,6 +248,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
     const text = typeof bytes === 'string';
     if (!text && !(bytes instanceof Uint8Array)) throw new TypeError('TcpConnection.write: expected a Uint8Array (or Buffer) or a string');
     // (a string's length: at most its UTF-8 size, good enough for the highWater check)
+    c.afterFalse = c.wantDrain;
     const ok = this.admit(c, bytes.length);
     if (text) this.stageText(c, bytes, c.wantDrain);
     else this.stageSend(c, bytes, c.wantDrain);
@@ -257,6 +258,7 @@ export abstract class PortSide implements ConnectionOps, DatagramOps {
 
   writeParts(c: TcpConnection, prefix: Uint8Array, text: string, body: Uint8Array | string | undefined): boolean {
     if (c.state !== 'open') return false;
+    c.afterFalse = c.wantDrain;
     const ok = this.admit(c, prefix.length + text.length + (body === undefined ? 0 : body.length));
     this.stageParts(c, prefix, text, body, c.wantDrain);
     this.queuedOne();

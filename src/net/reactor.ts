@@ -11,7 +11,7 @@ import { native, type RawListenResult, type RawPeer } from '../native.js';
 import type { PortServerStats } from '../drivers/protocol/messages.js';
 import type { Arena, Block } from '../tpc/arena.js';
 import { transportOf, type ListenOptions, type Protocol } from '../tpc/ports.js';
-import { NET_EVENT_BYTES, NET_HEADER_BYTES, SEND_WANT_DRAIN, SLOT_MASK, bufferBlockBytes, netBlockBytes, stagingAt } from '../drivers/protocol/net.js';
+import { NET_EVENT_BYTES, NET_HEADER_BYTES, SLOT_MASK, sendFlags, bufferBlockBytes, netBlockBytes, stagingAt } from '../drivers/protocol/net.js';
 import { OP_NET_RELEASE, OP_NET_SEND, OP_NET_SENDTO, type Ring } from '../drivers/protocol/ring.js';
 import { findHandler, handlerNames, type Handler } from './handlers.js';
 import type { TcpConnection } from './tcp.js';
@@ -186,7 +186,7 @@ export class NetReactor extends PortSide {
   }
 
   protected stageSend(c: TcpConnection, data: Uint8Array, wantDrain: boolean): void {
-    this.#stage(OP_NET_SEND, c.id, data, undefined, wantDrain ? SEND_WANT_DRAIN : 0, c);
+    this.#stage(OP_NET_SEND, c.id, data, undefined, sendFlags(c, wantDrain), c);
   }
 
   /** Encodes the string straight into the staging area (no intermediate bytes). */
@@ -213,7 +213,7 @@ export class NetReactor extends PortSide {
       if (typeof body === 'string') n += this.#bytes.utf8Write(body, at + n, max - n);
       else this.u8.set(body, at + n), (n += body.length);
     }
-    this.#ring.net(OP_NET_SEND, c.id, at, n, wantDrain ? SEND_WANT_DRAIN : 0);
+    this.#ring.net(OP_NET_SEND, c.id, at, n, sendFlags(c, wantDrain));
     this.#stageOff += (n + 7) & ~7;
     this.countStaged(c, n);
   }

@@ -11,7 +11,7 @@ import type { RawPeer } from '../native.js';
 import type { HttpOptions, Protocol } from '../tpc/ports.js';
 import type { HttpServerStats } from '../drivers/protocol/messages.js';
 import { Kind } from '../drivers/protocol/messages.js';
-import { NetCmdAt, NetEv, NetEventAt, SEND_WANT_DRAIN, SLOT_MASK, STAGING_HEADER } from '../drivers/protocol/net.js';
+import { NetCmdAt, NetEv, NetEventAt, SLOT_MASK, STAGING_HEADER, sendFlags } from '../drivers/protocol/net.js';
 import { OP_NET_RELEASE, OP_NET_SEND, OP_NET_SENDTO } from '../drivers/protocol/ring.js';
 import type { Mailbox } from '../drivers/shared/mailbox.js';
 import type { TcpConnection } from './tcp.js';
@@ -188,7 +188,7 @@ export class RemoteNet extends PortSide {
     const link = this.#links.get(c.src);
     if (!link) return;
     this.countStaged(c, data.length);
-    this.#queueSend(c.src, link, OP_NET_SEND, c.id, data, undefined, wantDrain ? SEND_WANT_DRAIN : 0);
+    this.#queueSend(c.src, link, OP_NET_SEND, c.id, data, undefined, sendFlags(c, wantDrain));
   }
 
   protected stageSendTo(s: ServerEntry, data: Uint8Array, address: Uint8Array): void {

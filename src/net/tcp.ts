@@ -27,6 +27,8 @@ export class TcpConnection<Data = unknown> {
   /** @internal */ state: 'open' | 'ending' | 'closed' = 'open';
   /** @internal */ paused = false;
   /** @internal */ wantDrain = false;
+  /** @internal the write being staged came while a drain was awaited (write() had said false) */
+  afterFalse = false;
   /** @internal bytes staged in the current turn (with the turn they belong to) */
   staged = 0;
   /** @internal */ stagedTurn = -1;

@@ -37,6 +37,13 @@ export const enum NetEv {
 
 /** OP_NET_SEND flag: send a Drain event when the queue empties */
 export const SEND_WANT_DRAIN = 1;
+/** the write came after one that returned false, before its drain: over maxQueued, such a connection is closed */
+export const SEND_AFTER_FALSE = 2;
+
+/** The flags of a send command of connection `c` (its write()'s state: see PortSide.write). */
+export function sendFlags(c: { wantDrain: boolean; afterFalse: boolean }, wantDrain: boolean): number {
+  return (wantDrain ? SEND_WANT_DRAIN : 0) | (c.afterFalse ? SEND_AFTER_FALSE : 0);
+}
 /** OP_NET_SENDTO record: this many bytes of address (sockaddr, u32 length at 28), then the payload */
 export const SENDTO_HEADER = 32;
 /** a received datagram's buffer: io_uring_recvmsg_out (16 bytes), then the peer's sockaddr */

@@ -26,8 +26,15 @@ export class HttpRequest {
   /** @internal */ readonly source: BodySource;
   #url: string | undefined;
   #q = -2; // index of '?' in the URL; -1: none; -2: not looked for
-  /** @internal the body: pieces received before anyone asked (copies), its listener, and its end */
-  chunks: Uint8Array[] | null = null;
+  /**
+   * @internal the body received before anyone asked: one buffer its pieces
+   * are copied into (grown by doubling; a body of 1-byte chunks cost ~200 B
+   * of heap a byte as one Uint8Array each), `held` bytes of it
+   */
+  chunks: Buffer | null = null;
+  held = 0;
+  /** @internal the response ended before the body was read: the rest is discarded as it comes */
+  dumped = false;
   /** @internal */ bodyBytes = 0;
   /** @internal */ ended = false;
   /** @internal */ onData: DataCallback | null = null;
@@ -197,8 +204,10 @@ export class HttpRequest {
     if (this.onData || this.waiters) throw new Error('HttpRequest.data: the body is already being read');
     this.onData = cb;
     const held = this.chunks;
+    const n = this.held;
     this.chunks = null;
-    if (held) for (const c of held) cb(c, false);
+    this.held = 0;
+    if (held && n > 0) cb(held.subarray(0, n), false);
     if (this.ended) cb(EMPTY, true);
     this.source.wantBody(this);
   }
@@ -207,6 +216,7 @@ export class HttpRequest {
   body(): Promise<Uint8Array> {
     if (this.onData) return Promise.reject(new Error('HttpRequest.body: the body is being streamed with data()'));
     if (this.abortedBy) return Promise.reject(this.abortedBy);
+    if (this.dumped) return Promise.reject(Object.assign(new Error('HttpRequest.body: the response ended before the body was read, and it was discarded (read it before ending the response)'), { code: 'GATIO_HTTP_BODY_DISCARDED' }));
     if (this.ended) return Promise.resolve(this.#joined());
     const p = new Promise<Uint8Array>((resolve, reject) => (this.waiters ??= []).push({ resolve, reject }));
     this.source.wantBody(this);
@@ -226,8 +236,28 @@ export class HttpRequest {
   /** @internal a piece arrived (a view valid during this call) */
   push(view: Uint8Array): void {
     this.bodyBytes += view.length;
-    if (this.onData) this.onData(view, false);
-    else (this.chunks ??= []).push(view.slice());
+    if (this.onData) return this.onData(view, false);
+    if (this.dumped) return;
+    const need = this.held + view.length;
+    if (!this.chunks || this.chunks.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(2 * (this.chunks?.length ?? 0), need + (1 << 20)), 256));
+      if (this.chunks) this.chunks.copy(grown, 0, 0, this.held);
+      this.chunks = grown;
+    }
+    this.chunks.set(view, this.held);
+    this.held = need;
+  }
+
+  /**
+   * @internal its response ended and nobody reads the body: what was held
+   * goes, and the rest is discarded as it comes (node:http dumps it too);
+   * the connection reads on to the next request.
+   */
+  dump(): void {
+    if (this.onData || this.waiters || this.ended) return;
+    this.dumped = true;
+    this.chunks = null;
+    this.held = 0;
   }
 
   /** @internal the body is complete */
@@ -243,12 +273,7 @@ export class HttpRequest {
   }
 
   #joined(): Uint8Array {
-    const c = this.chunks;
-    if (!c) return EMPTY;
-    if (c.length === 1) return c[0]!;
-    const all = Buffer.concat(c);
-    this.chunks = [all];
-    return all;
+    return this.chunks ? this.chunks.subarray(0, this.held) : EMPTY;
   }
 
   /** @internal the record goes away with the next parse: keep a copy */

@@ -69,6 +69,10 @@ export class HttpResponse {
   next: HttpResponse | null = null;
   /** @internal bytes written before the responses ahead of it ended */
   pending: Array<string | Uint8Array> | null = null;
+  /** @internal their size (a string's length), for write()'s answer while it waits its turn */
+  pendingBytes = 0;
+  /** @internal drained() calls waiting for its turn */
+  pendingWaiters: Array<() => void> | null = null;
   /** @internal when its request began (ms) */
   start = 0;
 

@@ -39,6 +39,8 @@ const LINGER_MS = 2000;
  * are answered; what one received buffer holds beyond it is still served.
  */
 const MAX_PIPELINED = 128;
+/** a response waiting its turn holds at most this many highWaters of bytes (its handler ignoring write()'s false) */
+const PENDING_LIMIT = 64;
 
 let clock = Date.now();
 let dateSecond = -1;
@@ -104,7 +106,7 @@ class HttpConn implements ResponseSink, BodySource {
   out(res: HttpResponse, data: string | Uint8Array): boolean {
     if (res === this.head) return this.conn.write(data);
     (res.pending ??= []).push(typeof data === 'string' ? data : data.slice());
-    return true;
+    return this.#held(res, data.length);
   }
 
   outParts(res: HttpResponse, pre: Uint8Array, text: string, body: string | Uint8Array | undefined): boolean {
@@ -112,11 +114,28 @@ class HttpConn implements ResponseSink, BodySource {
     const p = (res.pending ??= []);
     p.push(pre, text); // (the prefix is replaced each second, never changed: no copy needed)
     if (body !== undefined) p.push(typeof body === 'string' ? body : body.slice());
-    return true;
+    return this.#held(res, pre.length + text.length + (body?.length ?? 0));
+  }
+
+  /**
+   * write()'s answer for a response waiting its turn (a pipelined one
+   * behind a slow one): its bytes are held here, so the same highWater
+   * applies to them. A handler that writes on past PENDING_LIMIT highWaters
+   * regardless has its connection closed, as the engine closes one over
+   * maxQueued: held bytes are bounded.
+   */
+  #held(res: HttpResponse, n: number): boolean {
+    res.pendingBytes += n;
+    if (res.pendingBytes > PENDING_LIMIT * this.server.highWater) {
+      this.conn.close();
+      return false;
+    }
+    return res.pendingBytes < this.server.highWater;
   }
 
   finish(res: HttpResponse, close: boolean): void {
     this.server.countStatus(res.statusCode);
+    res.req?.dump(); // a body nobody read is not kept for the life of the connection
     if (close) this.closing = true; // no request after this one is served
     if (res !== this.head) return; // its turn comes when the ones ahead have ended
     let r: HttpResponse | null = res;
@@ -132,6 +151,14 @@ class HttpConn implements ResponseSink, BodySource {
       if (r?.pending) {
         for (const d of r.pending) this.conn.write(d);
         r.pending = null;
+        r.pendingBytes = 0;
+      }
+      if (r?.pendingWaiters) {
+        // Its turn: they wait for the connection now, as the head's writers do.
+        const w = r.pendingWaiters;
+        r.pendingWaiters = null;
+        if (this.conn.bufferedAmount < this.server.highWater) for (const f of w) f();
+        else (this.drainWaiters ??= []).push(...w);
       }
     }
     if (!this.head) (this.tail = null), (this.idleSince = clock), (this.queued = 0);
@@ -149,7 +176,10 @@ class HttpConn implements ResponseSink, BodySource {
   }
 
   drained(res: HttpResponse): Promise<void> {
-    if (res.aborted || this.conn.readyState === 'closed' || this.conn.bufferedAmount < this.server.highWater) return Promise.resolve();
+    if (res.aborted || this.conn.readyState === 'closed') return Promise.resolve();
+    // Waiting its turn: until its held bytes went out behind the responses ahead, and the connection took them.
+    if (res !== this.head && res.pendingBytes >= this.server.highWater) return new Promise((resolve) => (res.pendingWaiters ??= []).push(resolve));
+    if (this.conn.bufferedAmount < this.server.highWater) return Promise.resolve();
     return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
   }
 
@@ -247,6 +277,9 @@ export class HttpServer {
   /** The requests whose responses have not ended, and the body being read, are aborted with `why`; nothing queued goes out. */
   #abortInFlight(st: HttpConn, why: Error): void {
     for (let r = st.head; r; r = r.next) {
+      const w = r.pendingWaiters;
+      r.pendingWaiters = null;
+      if (w) for (const f of w) f(); // (drained() resolves once a response is aborted)
       if (r.finished) continue;
       this.stats.aborted++;
       r.aborted = true;
