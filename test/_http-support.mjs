@@ -1,7 +1,9 @@
 // Helpers of the HTTP tests: raw sockets speaking HTTP/1.1 byte by byte,
 // and a strict reader of the responses that come back (Content-Length,
 // chunked, or until close), so that framing errors fail the test.
-import { connect } from './_net-support.mjs';
+import * as assert from 'uvu/assert';
+import { start } from '../dist/index.js';
+import { HOST, connect } from './_net-support.mjs';
 
 /** Reads responses off a socket in order. `next()` resolves one { status, headers, body, raw }, or null once the socket ended. */
 export function responses(s, { head = [] } = {}) {
@@ -126,3 +128,22 @@ export function closesWithin(s, ms) {
 
 /** A GET request's bytes. */
 export const get = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
+
+/**
+ * A runtime serving one HTTP port (`handler` from `modules`) on hybrid
+ * drivers, or on an io driver with an exec driver (`io`); `fn(port, rt,
+ * errors)` runs against it. `port` adds to the port entry, the rest to the
+ * config. Unless `errors`, no handler error may have been reported.
+ */
+export async function serveHttp(modules, io, handler, fn, { port: extra = {}, errors, ...rest } = {}) {
+  const entry = { port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : {}), ...extra };
+  const rt = await start({ modules, ports: [entry], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
+  const seen = [];
+  rt.on('error', (e) => seen.push(e));
+  try {
+    return await fn(rt.ports()[0].port, rt, seen);
+  } finally {
+    await rt.shutdown({ deadline: 3000 });
+    if (!errors) assert.equal(seen.map((e) => e.message), [], 'no handler errors reported');
+  }
+}

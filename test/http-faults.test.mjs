@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, netMissing, readAll } from './_net-support.mjs';
-import { get, responses } from './_http-support.mjs';
+import { get, responses, serveHttp } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
 const FAULTS = join(fixtures, 'net', 'fault-handlers.mjs');
@@ -17,19 +17,8 @@ const netTest = missing ? (name) => test(name, () => skip(missing)) : test;
 
 for (const mode of ['hybrid', 'io+exec']) {
   const io = mode === 'io+exec';
-  const httpPort = (handler, extra = {}) => ({ port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : { drivers: [0] }), ...extra });
-
-  async function withServer(handler, fn, { errors, port: extra = {}, ...rest } = {}) {
-    const rt = await start({ modules: [HANDLERS, FAULTS], ports: [httpPort(handler, extra)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
-    const seen = [];
-    rt.on('error', (e) => seen.push(e));
-    try {
-      return await fn(rt.ports()[0].port, rt, seen);
-    } finally {
-      await rt.shutdown({ deadline: 3000 });
-      if (!errors) assert.equal(seen.map((e) => e.message), [], 'no handler errors reported');
-    }
-  }
+  // (hybrid: one driver, so that a connection's requests meet one server)
+  const withServer = (handler, fn, o = {}) => serveHttp([HANDLERS, FAULTS], io, handler, fn, { ...o, port: { ...(io ? {} : { drivers: [0] }), ...o.port } });
 
   // The pipelining bound pauses reading at 128 unanswered requests and
   // resumes at 64; a handler that settles in a microtask (a Hono app) makes

@@ -8,10 +8,9 @@
 import { skip, test } from './_harness.mjs';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, netMissing } from './_net-support.mjs';
-import { ask, closesWithin, get } from './_http-support.mjs';
+import { ask, closesWithin, get, serveHttp } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
 const missing = await netMissing();
@@ -50,18 +49,7 @@ function headLines(raw) {
 for (const mode of ['hybrid', 'io+exec']) {
   const io = mode === 'io+exec';
 
-  async function withServer(handler, fn, { errors, drivers } = {}) {
-    const port = { port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : drivers ? { drivers } : {}) };
-    const rt = await start({ modules: [HANDLERS], ports: [port], ...(io ? { drivers: { io: 1, exec: 1 } } : {}) });
-    const seen = [];
-    rt.on('error', (e) => seen.push(e));
-    try {
-      return await fn(rt.ports()[0].port, rt, seen);
-    } finally {
-      await rt.shutdown({ deadline: 3000 });
-      if (!errors) assert.equal(seen.map((e) => e.message), [], 'no handler errors reported');
-    }
-  }
+  const withServer = (handler, fn, { errors, drivers } = {}) => serveHttp([HANDLERS], io, handler, fn, { errors, port: !io && drivers ? { drivers } : {} });
 
   netTest(`[${mode}] a stream's head goes out with its first chunk, or at once while the stream is pending (SSE, ReadableStream); a bare stream is text/plain; charset=UTF-8`, async () => {
     await withServer('fetch-wire', async (port) => {

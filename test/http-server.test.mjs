@@ -12,7 +12,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { formatStats, start } from '../dist/index.js';
 import { fixtures } from './_support.mjs';
 import { HOST, bounded, connect, netMissing, randomBytes } from './_net-support.mjs';
-import { ask, closesWithin, get, responses } from './_http-support.mjs';
+import { ask, closesWithin, get, responses, serveHttp } from './_http-support.mjs';
 
 const HANDLERS = join(fixtures, 'net', 'http-handlers.mjs');
 const missing = await netMissing();
@@ -25,17 +25,7 @@ for (const mode of ['hybrid', 'io+exec']) {
   const io = mode === 'io+exec';
   const httpPort = (handler, extra = {}) => ({ port: 0, protocol: 'http', handler, host: HOST, ...(io ? { drivers: 'io' } : {}), ...extra });
 
-  async function withServer(handler, fn, { port: extra = {}, errors, ...rest } = {}) {
-    const rt = await start({ modules: [HANDLERS], ports: [httpPort(handler, extra)], ...(io ? { drivers: { io: 1, exec: 1 } } : {}), ...rest });
-    const seen = [];
-    rt.on('error', (e) => seen.push(e));
-    try {
-      return await fn(rt.ports()[0].port, rt, seen);
-    } finally {
-      await rt.shutdown({ deadline: 3000 });
-      if (!errors) assert.equal(seen.map((e) => e.message), [], 'no handler errors reported');
-    }
-  }
+  const withServer = (handler, fn, o) => serveHttp([HANDLERS], io, handler, fn, o);
 
   /** One counter of the port's HTTP stats, summed over the drivers (hybrid: ports; io+exec: the exec drivers' remotePorts). */
   async function httpStat(rt, field) {
