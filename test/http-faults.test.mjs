@@ -174,6 +174,33 @@ for (const mode of ['hybrid', 'io+exec']) {
     );
   });
 
+  // The timeout sweep stopped with the listener at shutdown: a client that
+  // never closes its side (or never finishes its head) held shutdown to its deadline.
+  netTest(`[${mode}] shutdown: the HTTP timeouts still run, so clients that never finish do not hold it to its deadline`, async () => {
+    const rt = await start({ modules: [HANDLERS], ports: [{ port: 0, protocol: 'http', handler: 'probe', host: HOST, ...(io ? { drivers: 'io' } : { drivers: [0] }), http: { headersTimeout: 300, requestTimeout: 400, keepAliveTimeout: 300 } }], ...(io ? { drivers: { io: 1, exec: 1 } } : {}) });
+    const port = rt.ports()[0].port;
+    const slow = await connect(port);
+    slow.on('error', () => {});
+    slow.write('GET / HTTP/1.1\r\nHost: t\r\nX-Slow: a'); // a head that never ends
+    const idle = await connect(port);
+    idle.on('error', () => {});
+    const rs = responses(idle);
+    idle.write(get('/driver'));
+    assert.is((await bounded(rs.next(), 5000, 'a keep-alive answer')).status, 200); // then it idles, and never closes its side
+    // A body that stalls: its handler waits for it (a request in flight, which shutdown waits for)
+    const stalled = await connect(port);
+    stalled.on('error', () => {});
+    stalled.write('POST /length HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab');
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await bounded(rt.shutdown({ deadline: 15_000 }), 20_000, 'shutdown');
+    const ms = Date.now() - t0;
+    slow.destroy();
+    idle.destroy();
+    stalled.destroy();
+    assert.ok(ms < 6000, `shutdown took ${ms} ms of its 15,000 ms deadline`);
+  });
+
   for (const handler of ['throws-odd-http', 'throws-odd-fetch']) {
     netTest(`[${mode}] ${handler}: a handler that throws or rejects with a value that cannot be sent gets a 500, is reported, and the driver lives`, async () => {
       await withServer(

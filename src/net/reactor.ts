@@ -137,7 +137,9 @@ export class NetReactor extends PortSide {
     const s = this.servers.get(PortSide.serverKey(-1, server));
     if (!s || s.stopped) return;
     s.stopped = true;
-    s.http?.stop();
+    // Draining (shutdown), its connections live on a while: its timeouts must go on running for
+    // them (a stalled body or a silent client held shutdown to its deadline). Closed with it: done.
+    if (closeConnections) s.http?.stop();
     native().netStop(this.#ring.id, server, closeConnections);
   }
 
