@@ -270,6 +270,7 @@ Napi::Value HttpParse(const Napi::CallbackInfo& info) {
       break;
     }
   }
+  out.Set("retained", static_cast<double>(parser.RetainedBytes()));
   return out;
 }
 

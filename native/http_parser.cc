@@ -387,12 +387,38 @@ bool HttpRequestParser::ScanHead(const char* q, const char* end) {
   return true;
 }
 
+namespace {
+constexpr size_t kKeptSlots = 4;
+constexpr size_t kKeptBytes = 8 * 1024;
+constexpr size_t kKeptHeaders = 64;
+// A slot's strings and vectors keep their capacity between requests (no allocation per request), up to a point.
+void Slim(HttpHead& h) {
+  if (h.bytes.capacity() > kKeptBytes) std::string().swap(h.bytes);
+  if (h.method.capacity() > 64) std::string().swap(h.method);
+  if (h.headers.capacity() > kKeptHeaders) decltype(h.headers)().swap(h.headers);
+}
+size_t HeadBytes(const HttpHead& h) { return sizeof h + h.bytes.capacity() + h.method.capacity() + h.headers.capacity() * sizeof h.headers[0]; }
+}  // namespace
+
+size_t HttpRequestParser::RetainedBytes() const {
+  size_t n = HeadBytes(head_) + (impl_->done.capacity() - impl_->done.size()) * sizeof(HttpHead);
+  for (const HttpHead& h : impl_->done) n += HeadBytes(h);
+  return n;
+}
+
 bool HttpRequestParser::Feed(const uint8_t* data, size_t n, std::vector<HttpEvent>* out) {
   if (failed_) return false;
   Impl& m = *impl_;
   if (m.methodPending) return DecideMethod(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + n);
   m.out = out;
-  if (out->empty()) m.nDone = 0;
+  if (out->empty()) {
+    m.nDone = 0;
+    // A burst of pipelined heads, or one large head, keeps no memory for the
+    // connection's life: a few slots stay, each with a modest capacity.
+    if (m.done.size() > kKeptSlots) m.done.resize(kKeptSlots), m.done.shrink_to_fit();
+    for (HttpHead& h : m.done) Slim(h);
+    if (!m.inHead || m.headBytes == 0) Slim(head_);
+  }
   const char* p = reinterpret_cast<const char*>(data);
   const char* const end = p + n;
   // Where the head being read started in this buffer (its start, for one begun earlier), or null between heads.

@@ -78,6 +78,8 @@ class HttpRequestParser {
 
   // The head of a kHead event of the last Feed (its `len` is the index).
   const HttpHead& completed(size_t i) const;
+  // Heap bytes the parser keeps between Feeds (its head slots): tests.
+  size_t RetainedBytes() const;
   const HttpError& error() const { return error_; }
   const HttpLimits& limits() const { return limits_; }
   // 0: between requests (nothing of the next one yet), 1: in a head, 2: in a body.

@@ -123,6 +123,15 @@ test('a CONNECT request with content is 400 (RFC 9110 9.3.6: it has none, and ll
   assert.equal(kinds(parse(['CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n'])), ['head', 'end']);
 });
 
+test('the parser keeps no memory from one large head or a pipelined burst once it has moved on (its head slots never shrank)', () => {
+  const big = `GET /big HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 200 }, (_, i) => `X-H${i}: ${'v'.repeat(250)}\r\n`).join('')}\r\n`;
+  const burst = 'GET /b HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100);
+  const small = 'GET /s HTTP/1.1\r\nHost: x\r\n\r\n';
+  const evs = parse([big, burst, small], { maxHeaderBytes: 128 * 1024, maxHeaders: 500 });
+  assert.is(evs.filter((e) => e.type === 'head').length, 102);
+  assert.ok(evs.retained < 32 * 1024, `after a 51 KiB head and a burst of 100, the parser still holds ${evs.retained} bytes`);
+});
+
 test('Transfer-Encoding in an HTTP/1.0 request is 400 (RFC 9112 6.1: its framing is faulty); the request after it is never parsed', () => {
   for (const req of ['POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
     const evs = parse([req]);
