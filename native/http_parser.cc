@@ -43,34 +43,24 @@ namespace {
 
 HttpRequestParser::Impl* ImplOf(llhttp_t* p) { return static_cast<HttpRequestParser::Impl*>(p->data); }
 
-// RFC 9110 tchar: the bytes a header name may hold.
-struct TokenTable {
+// The letters, the digits, and `extra`: a byte class as a table.
+struct ByteSet {
   bool t[256] = {};
-  constexpr TokenTable() {
+  constexpr explicit ByteSet(const char* extra) {
     for (int c = '0'; c <= '9'; c++) t[c] = true;
     for (int c = 'a'; c <= 'z'; c++) t[c] = true;
     for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
-    for (const char* p = "!#$%&'*+-.^_`|~"; *p; p++) t[static_cast<unsigned char>(*p)] = true;
+    for (const char* p = extra; *p; p++) t[static_cast<unsigned char>(*p)] = true;
   }
   constexpr bool operator[](unsigned char c) const { return t[c]; }
 };
-constexpr TokenTable kToken;
-
+// RFC 9110 tchar: the bytes a header name may hold.
+constexpr ByteSet kToken("!#$%&'*+-.^_`|~");
 // RFC 3986 reg-name bytes (unreserved, sub-delims; an IPv4 address is one
 // too), less two it allows: ',' (in a Host it is two values joined, RFC
 // 9110 5.3) and '%' (pct-encoded: no client sends it, IDNA names go as
 // A-labels, and a decoded '/' or '@' would move the authority's end).
-struct RegNameTable {
-  bool t[256] = {};
-  constexpr RegNameTable() {
-    for (int c = '0'; c <= '9'; c++) t[c] = true;
-    for (int c = 'a'; c <= 'z'; c++) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; c++) t[c] = true;
-    for (const char* p = "-._~!$&'()*+;="; *p; p++) t[static_cast<unsigned char>(*p)] = true;
-  }
-  constexpr bool operator[](unsigned char c) const { return t[c]; }
-};
-constexpr RegNameTable kRegName;
+constexpr ByteSet kRegName("-._~!$&'()*+;=");
 
 // A Host value (RFC 9112 3.2: uri-host [":" port]): null if valid, else why
 // not. The fetch adapter builds request.url from it, so nothing but an

@@ -453,23 +453,23 @@ class Loop {
           return;
         }
         // (the staged bytes are consumed whatever happens: the sender's ring must move on)
-        if (c.op == kOpNetSend) {
-          // Only the exec driver that runs the connection may write to it: a send for a connection
-          // closed since, whose id names another one now, or another exec driver's, goes nowhere.
-          auto owner = connExec_.find(c.conn);
-          if (owner == connExec_.end() || owner->second != c.from) {
-            d_->stale++;
-            return;
-          }
-          net_->QueueSend(c.conn, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), c.flags);
-        }
-        else net_->SendTo(c.server, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size());
+        if (c.op == kOpNetSendTo) net_->SendTo(c.server, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size());
+        else if (Runs(c.from, c.conn)) net_->QueueSend(c.conn, reinterpret_cast<const uint8_t*>(scratch_.data()), scratch_.size(), c.flags);
+        else d_->stale++;
         return;
       }
       default:
-        if (connExec_.count(c.conn) && connExec_[c.conn] == c.from) net_->ConnCommand(c.op, c.conn);
+        if (Runs(c.from, c.conn)) net_->ConnCommand(c.op, c.conn);
         return;
     }
+  }
+
+  // Exec driver `ep` runs connection `conn`: only it may write to it or
+  // command it (a command for a connection closed since, whose id may name
+  // another one now, or another exec driver's, goes nowhere).
+  bool Runs(uint16_t ep, uint32_t conn) const {
+    auto it = connExec_.find(conn);
+    return it != connExec_.end() && it->second == ep;
   }
 
   // The bytes of a send, out of the sender's staging ring (they may wrap);

@@ -604,11 +604,8 @@ void NetEngine::ReleaseLent() {
     s.st.buffersLent--;
     GiveBack(s, bid);
   }
-  auto lent = std::move(lent_);
   lent_.clear();
-  for (auto [si, bid] : lent)
-    if (servers_[si]->stopping) MaybeFreeServer(*servers_[si]);
-  RearmStarved();
+  RearmStarved();  // (which also finishes a stopping server whose buffers are all back)
 }
 
 void NetEngine::AfterReap() {
@@ -627,6 +624,10 @@ void NetEngine::RearmStarved() {
   for (auto& sp : servers_) {
     if (!sp || !sp->used) continue;
     Server& s = *sp;
+    if (s.stopping) {
+      MaybeFreeServer(s);  // its last lent buffers may just have come back
+      if (!s.used) continue;
+    }
     if (s.needsArm && !s.armed && !s.backoff && !s.stopping) s.udp ? ArmRecvMsg(s) : ArmAccept(s);
     if (s.st.buffersLent >= s.spec.bufCount) continue;  // all lent: their release will re-arm
     if (s.udp && s.starved) {

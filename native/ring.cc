@@ -22,7 +22,6 @@
 #include "ring.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include <unistd.h>
 
@@ -524,7 +523,7 @@ void QueueCommands(const Napi::CallbackInfo& info, Box* b, unsigned n, const cha
     b->refusedWhy.push_back(std::string(fn) + ": ring " + std::to_string(b->id) + ", command " + std::to_string(i) + " of " + std::to_string(n) + ": " + e +
                             (IsNetOp(c.op) ? " (dropped)" : " (it completes with EINVAL)"));
     if (b->refusedWhy.size() > 64) b->refusedWhy.erase(b->refusedWhy.begin());  // a flood of them: the latest
-    if (!IsNetOp(c.op) && c.userData >= 0 && c.userData <= kMaxSafeInteger && std::floor(c.userData) == c.userData) b->refused.push_back({c.userData, -EINVAL, 0});
+    if (!IsNetOp(c.op) && WholeIn(c.userData, 0, kMaxSafeInteger)) b->refused.push_back({c.userData, -EINVAL, 0});
     b->scratch[i].op = kOpRefused;
   }
   for (unsigned i = 0; i < n; i++) {
