@@ -5,7 +5,7 @@
 // What runs them is src/net/ (driver side) and src/drivers/main (listen,
 // then compare what each driver got: fingerprint.ts).
 import { isObject, unknownKeys, type IssueSink } from './issues.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { formatSize, parseSize } from './size.js';
 
 // (config.ts's DriverKind and Size, restated: config.ts imports this file's types)
@@ -129,7 +129,7 @@ let ipv6: boolean | undefined;
 export function defaultHost(): string {
   if (ipv6 === undefined) {
     try {
-      ipv6 = existsSync('/proc/net/if_inet6') && readFileSync('/proc/net/if_inet6', 'utf8').trim() !== '';
+      ipv6 = readFileSync('/proc/net/if_inet6', 'utf8').trim() !== '';
     } catch {
       ipv6 = false;
     }

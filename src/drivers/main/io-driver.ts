@@ -31,8 +31,9 @@ export function startIoDriver(layout: Layout, d: DriverLayout, eventfd: number, 
  * Stops the thread: it cancels whatever is in flight, waits for every
  * completion (the kernel then writes into no buffer any more), and exits;
  * this call joins it. Completions reaped while stopping are not delivered.
+ * `orphans`: after a death (not a stop), the arena blocks the caller frees
+ * once no JS driver reads them any more (runtime.ioDriverExited).
  */
-/** `orphans`: after a death (not a stop), the arena blocks the caller frees once no JS driver reads them (see runtime.ioDriverExited). */
 export function stopIoDriver(h: IoDriverHandle): { drained: boolean; dropped: number; failure: string | null; orphans: number[] } {
   return native().ioDriverStop(h.handle);
 }

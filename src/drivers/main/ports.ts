@@ -359,7 +359,6 @@ export async function rejoinIoPort(open: OpenPort, d: PlannedDriver, drivers: Pl
   open.drivers.set(d.id, { server: reply.server, fingerprint: reply.fingerprint });
 }
 
-/** An exec driver of an io port died and restarted: the io drivers give its buffers back and forget its connections, then it attaches again. */
 /** An ExecJoined setup: exec driver `e` runs connections of `server` (with its inbox generation now). */
 function joined(m: DataView, server: number, e: PlannedDriver, ctx: IoPortContext): void {
   m.setUint16(NetSetupAt.Server, server, true);

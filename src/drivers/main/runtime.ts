@@ -554,16 +554,16 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
     }
     this.mailbox.flush();
     t.lastError = undefined;
+    // An exec driver's io-driven connections: closed by their io drivers, which
+    // take its buffers back and route to it no more (until a successor joins).
+    const forgotten = t.layout.kind === 'exec' && !this.closing ? this.execDied(t) : Promise.resolve();
     if (!this.layout.settings.knobs.restart || this.closing) {
       this.mailbox.dropBacklog(endpoint); // nobody will read that inbox again
-      // Its io-driven connections: closed by their io drivers, which take the buffers back and route to it no more.
-      if (t.layout.kind === 'exec' && !this.closing) void this.execDied(t);
       return;
     }
     t.restarts++;
     for (const open of this.portTable.values()) leaveGroup(open, t.layout.id); // its sockets went with its ring
-    // An exec driver's io-driven connections: closed by their io drivers, which answer before it restarts.
-    const forgotten = t.layout.kind === 'exec' ? this.execDied(t) : Promise.resolve();
+    // (the io drivers answer before it restarts)
     forgotten.then(() => this.startThread(t, 30_000)).then(
       () => this.rejoinPorts(t),
       (err: Error) => {
@@ -733,7 +733,7 @@ export class Runtime extends EventEmitter implements ThreadRuntime {
       return this.reportStall(from - 1, ms, task, queue);
     }
     if (op === ControlOp.RingRefused) {
-      const why = (body as unknown[]).filter((x): x is string => typeof x === 'string');
+      const why = body as string[];
       const name = this.plan.drivers[from - 1]?.name ?? `driver ${from - 1}`;
       for (const w of why) this.reportError(Object.assign(new Error(`gatio: driver ${name}: ${w}`), { code: 'GATIO_RING_BAD_COMMAND', driver: from - 1 }));
       return;

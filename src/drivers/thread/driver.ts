@@ -32,7 +32,7 @@ import { NetReactor, type ListenRequest } from '../../net/reactor.js';
 import { RemoteNet, type RemoteAttach } from '../../net/remote.js';
 
 /** The task-run mode of a ring whose thread parks in libuv (see the constructor). */
-export const PARKED_IN_LIBUV_RING_MODE = 'coop';
+const PARKED_IN_LIBUV_RING_MODE = 'coop';
 
 export class JsDriver implements ThreadRuntime, DriverSide {
   readonly id: number;
@@ -100,7 +100,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     this.queues = init.layout.queues.map((name) => this.scheduler.createQueue(name, init.layout.settings.queues[name]));
     // COOP_TASKRUN, not DEFER_TASKRUN: this thread parks in libuv's epoll_wait
     // on an eventfd, and under DEFER_TASKRUN the kernel signals that eventfd
-    // for a socket's completion only after an RCU grace period (~16 ms here:
+    // for a socket's completion only after an RCU grace period (15 ms here,
     // every lone request waited that long). Under COOP_TASKRUN the
     // completion's task work wakes this thread itself (docs/drivers.md, "What
     // this kernel does"). The native io drivers park in io_uring_enter and keep DEFER.
@@ -160,21 +160,21 @@ export class JsDriver implements ThreadRuntime, DriverSide {
   }
 
   /** A channel handler failed here: the main thread reports it (the runtime's 'error' event). */
-  private readonly onHandlerError = (channel: string, err: unknown): void => this.sendReport(ControlOp.HandlerError, [channel], err);
+  private readonly onHandlerError = (channel: string, err: unknown): void => this.sendReport(ControlOp.HandlerError, [channel, sendableThrown(err)]);
 
   /**
-   * A failure report to the main thread. Total: a thrown value that cannot
-   * be sent travels as an Error that says what it was, and a report that
-   * still cannot be sent is written to stderr; it never throws into the
-   * handler's caller (that killed the driver).
+   * A failure report to the main thread (its body made sendable by the
+   * caller: sendableThrown for a thrown value). Total: a report that still
+   * cannot be sent is written to stderr; it never throws into the caller
+   * (a handler's failure path: that killed the driver).
    */
-  private sendReport(op: ControlOp, head: unknown[], err: unknown): void {
+  private sendReport(op: ControlOp, body: unknown[]): void {
     try {
-      this.mailbox.sendControl(MAIN_ENDPOINT, op, [...head, sendableThrown(err)]);
+      this.mailbox.sendControl(MAIN_ENDPOINT, op, body);
       this.poke();
     } catch (e) {
       try {
-        process.stderr.write(`gatio: driver ${this.name}: a handler failure could not be reported (${describeThrown(e)}): ${head.join(' ')}: ${describeThrown(err)}\n`);
+        process.stderr.write(`gatio: driver ${this.name}: a failure could not be reported (${describeThrown(e)}): ${body.map(describeThrown).join(': ')}\n`);
       } catch {
         // nothing is left to tell
       }
@@ -306,7 +306,7 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     // (more: completions left over, refused commands' among them, which are never in flight)
     if (this.ring.pending === 0 && this.ring.inFlight === 0 && !this.ring.more) return;
     this.ring.turn(0);
-    if (this.ring.refused) this.sendReport(ControlOp.RingRefused, this.ring.takeRefused(), undefined);
+    if (this.ring.refused) this.sendReport(ControlOp.RingRefused, this.ring.takeRefused());
     this.completions.deliver();
     this.net?.dispatch();
   }
@@ -316,7 +316,8 @@ export class JsDriver implements ThreadRuntime, DriverSide {
     return (this.net === undefined || (this.ring.pending === 0 && this.net.quiet())) && (this.remote === undefined || this.remote.quiet());
   }
 
-  private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void => this.sendReport(ControlOp.PortHandlerError, [port, handler, callback], err);
+  private readonly onPortHandlerError = (port: string, handler: string, callback: string, err: unknown): void =>
+    this.sendReport(ControlOp.PortHandlerError, [port, handler, callback, sendableThrown(err)]);
 
   // ---------------------------------------------------------------------------
   // Messages.
