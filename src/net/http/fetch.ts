@@ -226,7 +226,6 @@ export function installLazyResponse(): void {
 /** What @hono/node-server gives a body without a Content-Type (Node's adapter, which Hono apps are written for). */
 const DEFAULT_TYPE = 'text/plain; charset=UTF-8';
 const DIGITS = /^[0-9]+$/;
-const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 
 /** Headers of another fetch implementation: what the Fetch interface promises of them. */
 interface PonyHeaders {
@@ -252,12 +251,8 @@ function copyHeaders(res: HttpResponse, headers: Headers | HeadersInit | undefin
     if (l === 'content-type') f.type = true;
     else if (l === 'content-length') return void (f.length = v.trim());
     else if (l === 'transfer-encoding') return void (f.chunked ||= /chunked/i.test(v));
-    if (l === 'connection') {
-      // the server's to say, but the app may ask it to close (a fetch handler has no other way)
-      if (CLOSE_TOKEN.test(v)) res.header('connection', 'close');
-      return;
-    }
-    if (k.length === 10 && k.toLowerCase() === 'keep-alive') return; // framing is ours
+    else if (l === 'keep-alive') return; // framing is ours
+    // (Connection included: res.header keeps a `close` token, the only say a fetch handler has, and drops the rest)
     res.header(k, v);
   };
   if (headers instanceof Headers) {
