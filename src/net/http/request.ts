@@ -28,8 +28,8 @@ export class HttpRequest {
   #q = -2; // index of '?' in the URL; -1: none; -2: not looked for
   /**
    * @internal the body received before anyone asked: one buffer its pieces
-   * are copied into (grown by doubling; a body of 1-byte chunks cost ~200 B
-   * of heap a byte as one Uint8Array each), `held` bytes of it
+   * are copied into (grown by doubling: a Uint8Array per piece cost more
+   * than the bytes of a body of small chunks), `held` bytes of it
    */
   chunks: Buffer | null = null;
   held = 0;
