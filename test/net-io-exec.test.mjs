@@ -22,6 +22,16 @@ async function echoes(p, text) {
   return got;
 }
 
+/** The ids of the io and the exec driver of the IO_EXEC plan. */
+function driverIds(rt) {
+  return { exec: rt.plan.drivers.find((d) => d.kind === 'exec').id, io: rt.plan.drivers.find((d) => d.kind === 'io').id };
+}
+
+/** Bytes of TPC 0's arena in use (a short stats timeout: a busy exec driver does not answer, the arena's figures come all the same). */
+async function arenaInUse(rt) {
+  return (await rt.stats(20)).tpcs[0].arena.inUse;
+}
+
 async function until(what, fn, ms = 10_000) {
   const t0 = Date.now();
   while (!(await fn())) {
@@ -44,8 +54,7 @@ netTest('the exec driver dies: the io driver closes its connections and takes it
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo')] });
   try {
     const p = rt.ports()[0].port;
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const { exec, io } = driverIds(rt);
     const victims = await Promise.all(Array.from({ length: 5 }, () => connect(p)));
     const closed = victims.map((s) => readAll(s).catch(() => Buffer.alloc(0)));
     // Keep buffers lent: data in flight while the exec driver dies.
@@ -69,8 +78,7 @@ netTest('connections that arrive while an exec driver restarts are not lost to i
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo', { buffers: { count: 16, size: 4096 } })] });
   try {
     const p = rt.ports()[0].port;
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const { exec, io } = driverIds(rt);
     const ioStats = async () => (await rt.stats()).drivers[io].ports[0];
     for (let round = 1; round <= 6; round++) {
       await rt.spawn('net-exit', [6], { driver: exec }).catch(() => {});
@@ -100,8 +108,7 @@ netTest('restart: false: an exec driver that dies has its connections closed and
   const rt = await start({ modules: [NET], ...IO_EXEC, runtime: { restart: false }, ports: [port('echo')] });
   try {
     const p = rt.ports()[0].port;
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const { exec, io } = driverIds(rt);
     const victims = await Promise.all(Array.from({ length: 4 }, () => connect(p)));
     const closed = victims.map((s) => readAll(s).catch(() => Buffer.alloc(0)));
     for (const s of victims) s.write('x'.repeat(50_000));
@@ -128,9 +135,8 @@ netTest('close() while an exec driver holds buffers of the port: the block stays
   if (topo.cores.length < 2) return skip('needs two cores (an io and an exec driver)');
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [] });
   try {
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    // (a short stats timeout: the busy exec driver does not answer, the arena's figures come all the same)
-    const arena = async () => (await rt.stats(20)).tpcs[0].arena.inUse;
+    const { exec } = driverIds(rt);
+    const arena = () => arenaInUse(rt);
     const base = await arena();
     const opts = { protocol: 'tcp', handler: 'echo', host: HOST, drivers: 'io', buffers: { count: 4, size: 4096 } };
     const first = await rt.listen({ port: 0, ...opts });
@@ -179,9 +185,8 @@ netTest('an io driver dies while an exec driver holds its events: its buffer blo
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo', { buffers: { count: 4, size: 4096 } })] });
   try {
     const p = rt.ports()[0].port;
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
-    const arena = async () => (await rt.stats(20)).tpcs[0].arena.inUse;
+    const { exec, io } = driverIds(rt);
+    const arena = () => arenaInUse(rt);
     const before = await arena();
     const s = await connect(p);
     s.on('error', () => {});
@@ -208,7 +213,7 @@ netTest('the io driver dies: its connections close, the exec driver says so to c
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo'), { port: 0, protocol: 'udp', handler: 'uecho', host: HOST, drivers: 'io' }] });
   try {
     const [tcpPort, udpPort] = rt.ports();
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const { io } = driverIds(rt);
     assert.is(await echoes(tcpPort.port, 'before'), 'before');
     const s = await connect(tcpPort.port);
     const closed = readAll(s).catch(() => Buffer.alloc(0));
@@ -228,8 +233,7 @@ netTest('a connection whose exec driver holds too many of its buffers is not rea
   const rt = await start({ modules: [NET], ...IO_EXEC, ports: [port('echo', { buffers: { count: 64, size: 4096 } })] });
   try {
     const p = rt.ports()[0].port;
-    const exec = rt.plan.drivers.find((d) => d.kind === 'exec').id;
-    const io = rt.plan.drivers.find((d) => d.kind === 'io').id;
+    const { exec, io } = driverIds(rt);
     const s = await connect(p);
     const data = Buffer.alloc(4 << 20);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
